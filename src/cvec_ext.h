@@ -1,0 +1,52 @@
+/*
+** cvec_ext.h — what the SQLite-facing files of cvec share: the extension
+** API pointer (SQLITE_EXTENSION_INIT3), the registration functions, and the
+** decoding of SQL values into ids and vectors.
+**
+** extension.c  entry point sqlite3_cvec_init: version check, registration
+** vtab.c       the cvec_segment virtual table, over the storage core
+** functions.c  cvec_version(), cvec_to_json(), cvec_from_json()
+** sqlvalue.c   SQL values -> ids and float32 vectors, with error messages
+**
+** Every error message starts with CVEC_PREFIX, except the duplicate-id error,
+** which reads as SQLite's own ("UNIQUE constraint failed: items.id").
+*/
+#ifndef CVEC_EXT_H
+#define CVEC_EXT_H
+
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT3
+
+#include <stdint.h>
+
+#if SQLITE_VERSION_NUMBER < 3038000
+# error "cvec requires SQLite 3.38.0 or later"
+#endif
+
+#define CVEC_PREFIX "cvec: "
+
+int cvec_register_vtab(sqlite3 *db);
+int cvec_register_functions(sqlite3 *db);
+
+/*
+** Read v as an id with the comparison rules of an INTEGER PRIMARY KEY: text
+** that looks like a number is converted ('7' and 7.0 are 7).
+** Returns CVEC_ID_OK (*pId set), CVEC_ID_NULL, CVEC_ID_NOTINT (not an integer
+** value) or CVEC_ID_RANGE (an integer outside 1..4294967295).
+*/
+enum { CVEC_ID_OK, CVEC_ID_NULL, CVEC_ID_NOTINT, CVEC_ID_RANGE };
+int cvec_id_from_value(sqlite3_value *v, uint32_t *pId);
+
+/*
+** Decode v, a BLOB of float32 LE or JSON text, into a vector.  zSubject names
+** it in messages ("vector for id 7").  dim is the number of floats required
+** (0: any number >= 1).  On success *paBytes points to the 4*(*pn) bytes of
+** float32 LE, either inside v's blob or in *ppFree (sqlite3_free() it), and
+** every value is finite.  On failure returns an SQLite code and sets *pzErr
+** (sqlite3_malloc()ed, starting with CVEC_PREFIX).
+*/
+int cvec_vector_from_value(sqlite3_value *v, const char *zSubject, uint32_t dim,
+                           const unsigned char **paBytes, uint32_t *pn,
+                           void **ppFree, char **pzErr);
+
+#endif /* CVEC_EXT_H */

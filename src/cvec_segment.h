@@ -1,0 +1,193 @@
+/*
+** cvec_segment.h — the storage core of cvec: one CVEC v1 segment file.
+**
+** This header is the whole interface between the storage core (segment.c,
+** segment_index.c, segment_write.c) and its users (the SQLite virtual table in
+** vtab.c, the C unit tests).  Nothing here knows about SQLite: errors are
+** CVEC_* codes plus a message in the segment's error buffer, and the caller
+** maps them onto SQLite's codes.
+**
+** FILE FORMAT (CVEC version 1, byte-compatible with other writers of .vec files)
+**
+**   OFFSET  SIZE  DESCRIPTION
+**      0      4   magic: the bytes 'C' 'V' 'E' 'C'
+**      4      4   version: u32 little-endian, always 1
+**      8      4   dimension D: u32 LE, floats per vector, 1..65536
+**     12      4   count: u32 LE, number of committed records (the commit point)
+**     16      …   count records, record i at 16 + i*R, where R = 4 + 4*D:
+**                   +0   4    id: u32 LE, 1..4294967295 (0 is not an id)
+**                   +4   4*D  the vector: D float32, little-endian, bit-exact
+**
+** Bytes past 16 + count*R are an uncommitted tail: readers ignore them and the
+** next writer overwrites them.  A segment that cvec wrote ends exactly after its
+** committed records whenever no commit is in progress, because other readers of
+** the format read to end-of-file.
+**
+** LIFE OF A WRITE TRANSACTION (SPEC §4)
+**
+**   cvec_seg_begin_write   take the write lock (an open-file-description lock,
+**                          so two handles in one process exclude each other),
+**                          re-read the committed count
+**   cvec_seg_append …      records go after the committed ones: into a memory
+**                          buffer, flushed to the file's tail in large writes
+**   cvec_seg_sync          flush, cut any older longer tail, fdatasync (sync=full);
+**                          safe to repeat
+**   cvec_seg_commit        write the new count (fdatasync with sync=full) and
+**                          release the lock
+**   cvec_seg_rollback      cut the tail back to the committed records and
+**                          release the lock
+**
+** Pending records (appended, not yet committed) are visible through this handle
+** only: cvec_seg_record() and cvec_seg_lookup() cover records [0, nrec), other
+** handles stop at the count in the header.
+*/
+#ifndef CVEC_SEGMENT_H
+#define CVEC_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Result codes of the core.  The virtual table maps each to an SQLite code. */
+enum {
+  CVEC_OK = 0,
+  CVEC_ERROR,       /* bad argument or state (message says which) */
+  CVEC_NOMEM,       /* malloc failed */
+  CVEC_IOERR,       /* a system call failed (message carries strerror) */
+  CVEC_CANTOPEN,    /* the file or its directory could not be opened/created */
+  CVEC_CORRUPT,     /* the file is not a valid CVEC v1 segment */
+  CVEC_BUSY,        /* another handle holds the write lock */
+  CVEC_READONLY,    /* the handle was opened read-only */
+  CVEC_CONSTRAINT,  /* duplicate id */
+  CVEC_RANGE,       /* id out of range */
+  CVEC_FULL         /* the append would pass the count limit */
+};
+
+#define CVEC_MAGIC        "CVEC"
+#define CVEC_VERSION_1    1u
+#define CVEC_HEADER_SIZE  16u
+#define CVEC_MAX_DIM      65536u
+#define CVEC_MAX_ID       4294967295u
+
+/* Sync modes (the table's sync= argument). */
+#define CVEC_SYNC_OFF   0
+#define CVEC_SYNC_FULL  1
+
+/* Flags for cvec_seg_open(). */
+#define CVEC_OPEN_READONLY  0x01  /* open O_RDONLY; every write is refused */
+#define CVEC_OPEN_CREATE    0x02  /* create the file (and its directory) if missing */
+
+typedef struct cvec_seg cvec_seg;
+
+/* Length of the error buffers that the core fills (messages are truncated). */
+#define CVEC_ERRMSG_MAX 512
+
+/*
+** Open the segment at zPath.  zName is how messages name the file (the path
+** as the user wrote it); it may equal zPath.  dim is the dimension the caller
+** expects: 0 means "whatever the file says", anything else must match the
+** header (or is used to create the file with CVEC_OPEN_CREATE).
+**
+** On success *ppSeg is a handle whose committed view is the file's count.
+** On failure *ppSeg is NULL, zErr (CVEC_ERRMSG_MAX bytes) holds the message
+** and nothing on disk was changed, except that with CVEC_OPEN_CREATE a missing
+** file is created atomically (written aside, then linked into place) so that no
+** reader ever sees a file without a complete header.
+*/
+int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
+                  cvec_seg **ppSeg, char *zErr);
+void cvec_seg_close(cvec_seg *p);
+
+/* The message of the last failed call on p ("" if none). */
+const char *cvec_seg_errmsg(const cvec_seg *p);
+
+uint32_t cvec_seg_dimension(const cvec_seg *p);
+size_t cvec_seg_record_size(const cvec_seg *p);     /* 4 + 4*dimension */
+int cvec_seg_readonly(const cvec_seg *p);
+const char *cvec_seg_name(const cvec_seg *p);
+
+/*
+** Catch up with commits made through other handles: re-read the header count,
+** check the file still holds that many records, index the new ones and extend
+** the map.  A no-op while this handle holds the write lock (nobody else can
+** commit then).  Called at the start of every statement.
+*/
+int cvec_seg_refresh(cvec_seg *p);
+
+/* Number of records visible through this handle: committed + pending. */
+uint32_t cvec_seg_nrec(const cvec_seg *p);
+/* Number of committed records (the header count as last read or written). */
+uint32_t cvec_seg_count(const cvec_seg *p);
+
+/*
+** Pointer to record i (0 <= i < nrec): 4 bytes of id then the vector, both
+** little-endian.  Valid until the next call that changes the handle (append,
+** refresh, rollback, close); callers copy what they keep.
+*/
+const unsigned char *cvec_seg_record(cvec_seg *p, uint32_t i);
+
+/* The id stored in record i. */
+uint32_t cvec_seg_record_id(cvec_seg *p, uint32_t i);
+
+/*
+** True if record i is what scans return: its id is not 0 and no earlier record
+** has the same id ("first occurrence wins", SPEC §1).  Files written by cvec
+** never hold duplicates or id 0, and then this costs nothing.
+*/
+int cvec_seg_record_visible(cvec_seg *p, uint32_t i);
+
+/* Record index holding id, or -1 if id is not in [0, nrec). */
+int64_t cvec_seg_lookup(cvec_seg *p, uint32_t id);
+
+/* The largest id in [0, nrec), 0 if none. */
+uint32_t cvec_seg_max_id(const cvec_seg *p);
+
+/* Duplicate-id records and id-0 records seen in the file (all skipped). */
+uint32_t cvec_seg_nskipped(const cvec_seg *p);
+
+/*
+** Lower the count limit (default CVEC_MAX_ID, the u32 count field's maximum)
+** so that tests can reach it.  An append that would make nrec exceed it fails
+** with CVEC_FULL and changes nothing.
+*/
+void cvec_seg_set_count_limit(cvec_seg *p, uint32_t limit);
+
+void cvec_seg_set_sync(cvec_seg *p, int syncMode);
+
+/*
+** Writing.  See LIFE OF A WRITE TRANSACTION above.
+**
+** cvec_seg_append(p, id, vec): vec is dimension float32 LE (4*D bytes, any
+** alignment).  Checks, in this order, with nothing changed on failure: the
+** handle is writable, the lock is held (call begin_write first), id in range
+** (CVEC_RANGE), id unused (CVEC_CONSTRAINT), the count limit (CVEC_FULL).
+** The vector's values are not inspected: validation belongs to the caller.
+*/
+int cvec_seg_begin_write(cvec_seg *p);
+int cvec_seg_in_write(const cvec_seg *p);
+int cvec_seg_append(cvec_seg *p, uint32_t id, const void *vec);
+int cvec_seg_sync(cvec_seg *p);
+int cvec_seg_commit(cvec_seg *p);
+int cvec_seg_rollback(cvec_seg *p);
+
+/*
+** Number of pending records (nrec - count), and cut them back to n pending
+** (n <= pending).  Savepoints are marks in this count: it is relative to the
+** committed records, so it stays meaningful when the count is re-read at the
+** first append.
+*/
+uint32_t cvec_seg_pending(const cvec_seg *p);
+int cvec_seg_truncate_pending(cvec_seg *p, uint32_t n);
+
+/* Little-endian helpers shared with the SQL layer. */
+static inline uint32_t cvec_get_u32le(const unsigned char *b){
+  return (uint32_t)b[0] | ((uint32_t)b[1]<<8) | ((uint32_t)b[2]<<16)
+       | ((uint32_t)b[3]<<24);
+}
+static inline void cvec_put_u32le(unsigned char *b, uint32_t v){
+  b[0] = (unsigned char)v;       b[1] = (unsigned char)(v>>8);
+  b[2] = (unsigned char)(v>>16); b[3] = (unsigned char)(v>>24);
+}
+float cvec_get_f32le(const unsigned char *b);
+void cvec_put_f32le(unsigned char *b, float f);
+
+#endif /* CVEC_SEGMENT_H */

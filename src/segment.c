@@ -1,0 +1,490 @@
+/*
+** segment.c — opening, validating, creating, mapping and reading a CVEC v1
+** segment file (the format is in cvec_segment.h).
+**
+** A handle maps the file read-only (PROT_READ, MAP_SHARED) and reads records
+** straight from the map; writes go through pwrite() in segment_write.c, and
+** the kernel's page cache makes them visible in the map.  At open every record
+** is read once to build the in-memory id index (segment_index.c).  Later
+** commits by other handles are picked up by cvec_seg_refresh(), which reads
+** the header's count and indexes only the new records.
+*/
+#define _GNU_SOURCE 1
+#include "segment_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                             */
+/* ------------------------------------------------------------------------ */
+
+float cvec_get_f32le(const unsigned char *b){
+  uint32_t u = cvec_get_u32le(b);
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+void cvec_put_f32le(unsigned char *b, float f){
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  cvec_put_u32le(b, u);
+}
+
+int cvec_seg_error(cvec_seg *p, int rc, const char *zFmt, ...){
+  va_list ap;
+  va_start(ap, zFmt);
+  vsnprintf(p->zErr, sizeof(p->zErr), zFmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* Same, into a caller's buffer (cvec_seg_open has no handle yet). */
+static int open_error(char *zErr, int rc, const char *zFmt, ...)
+  __attribute__((format(printf, 3, 4)));
+static int open_error(char *zErr, int rc, const char *zFmt, ...){
+  va_list ap;
+  va_start(ap, zFmt);
+  vsnprintf(zErr, CVEC_ERRMSG_MAX, zFmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int cvec_pwrite_all(int fd, const void *buf, size_t n, off_t off){
+  const char *z = buf;
+  while( n>0 ){
+    ssize_t w = pwrite(fd, z, n, off);
+    if( w<0 ){
+      if( errno==EINTR ) continue;
+      return -1;
+    }
+    if( w==0 ){ errno = EIO; return -1; }
+    z += w; n -= (size_t)w; off += w;
+  }
+  return 0;
+}
+
+int cvec_pread_all(int fd, void *buf, size_t n, off_t off){
+  char *z = buf;
+  while( n>0 ){
+    ssize_t r = pread(fd, z, n, off);
+    if( r<0 ){
+      if( errno==EINTR ) continue;
+      return -1;
+    }
+    if( r==0 ){ errno = 0; return -1; }   /* end of file */
+    z += r; n -= (size_t)r; off += r;
+  }
+  return 0;
+}
+
+int cvec_fdatasync(int fd){
+  int rc;
+  do{
+#if defined(__linux__)
+    rc = fdatasync(fd);
+#else
+    rc = fsync(fd);
+#endif
+  }while( rc<0 && errno==EINTR );
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Header validation                                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+** Check the 16 header bytes of a file of fileSize bytes.  Each defect has its
+** own message naming the file.  On success *pDim and *pCount are set.
+*/
+static int check_header(const unsigned char *h, off_t fileSize, const char *zName,
+                        uint32_t *pDim, uint32_t *pCount, char *zErr){
+  if( fileSize < (off_t)CVEC_HEADER_SIZE ){
+    return open_error(zErr, CVEC_CORRUPT,
+        "%s: file too short for a CVEC header (%lld bytes)",
+        zName, (long long)fileSize);
+  }
+  if( memcmp(h, CVEC_MAGIC, 4)!=0 ){
+    return open_error(zErr, CVEC_CORRUPT, "%s: bad magic", zName);
+  }
+  uint32_t version = cvec_get_u32le(h+4);
+  if( version!=CVEC_VERSION_1 ){
+    return open_error(zErr, CVEC_CORRUPT, "%s: unsupported version %u",
+                      zName, version);
+  }
+  uint32_t dim = cvec_get_u32le(h+8);
+  if( dim==0 || dim>CVEC_MAX_DIM ){
+    return open_error(zErr, CVEC_CORRUPT,
+        "%s: dimension %u in header is out of range 1..%u",
+        zName, dim, CVEC_MAX_DIM);
+  }
+  uint32_t count = cvec_get_u32le(h+12);
+  off_t need = (off_t)CVEC_HEADER_SIZE + (off_t)count*(off_t)(4+4*(size_t)dim);
+  if( need > fileSize ){
+    return open_error(zErr, CVEC_CORRUPT,
+        "%s: count %u needs %lld bytes but the file has %lld",
+        zName, count, (long long)need, (long long)fileSize);
+  }
+  *pDim = dim;
+  *pCount = count;
+  return CVEC_OK;
+}
+
+int cvec_seg_read_count(cvec_seg *p, uint32_t *pCount){
+  unsigned char h[CVEC_HEADER_SIZE];
+  struct stat st;
+  uint32_t dim = 0;
+  if( fstat(p->fd, &st) ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s: fstat failed: %s",
+                          p->zName, strerror(errno));
+  }
+  if( st.st_size < (off_t)CVEC_HEADER_SIZE ){
+    memset(h, 0, sizeof(h));
+  }else if( cvec_pread_all(p->fd, h, sizeof(h), 0) ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s: read failed: %s",
+                          p->zName, errno ? strerror(errno) : "end of file");
+  }
+  int rc = check_header(h, st.st_size, p->zName, &dim, pCount, p->zErr);
+  if( rc==CVEC_OK && dim!=p->dim ){
+    rc = cvec_seg_error(p, CVEC_CORRUPT,
+        "%s: header dimension changed from %u to %u", p->zName, p->dim, dim);
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Mapping and indexing                                                      */
+/* ------------------------------------------------------------------------ */
+
+int cvec_seg_map(cvec_seg *p, uint32_t n){
+  size_t len = (size_t)cvec_rec_offset(p, n);
+  if( (off_t)len != cvec_rec_offset(p, n) ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s: too large to map", p->zName);
+  }
+  if( p->map && len==p->mapLen ) return CVEC_OK;
+  /* Mapping past end-of-file is allowed; only touching such pages faults,
+  ** and records past the file's end are never read through the map. */
+  void *m = mmap(0, len, PROT_READ, MAP_SHARED, p->fd, 0);
+  if( m==MAP_FAILED ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s: mmap failed: %s",
+                          p->zName, strerror(errno));
+  }
+  if( p->map ) munmap(p->map, p->mapLen);
+  p->map = m;
+  p->mapLen = len;
+  return CVEC_OK;
+}
+
+int cvec_seg_index_range(cvec_seg *p, uint32_t from, uint32_t to){
+  if( cvec_index_reserve(&p->idx, p->idx.nused + (to-from)) ){
+    return cvec_seg_error(p, CVEC_NOMEM, "%s: out of memory for the id index",
+                          p->zName);
+  }
+  for(uint32_t i=from; i<to; i++){
+    uint32_t id = cvec_seg_record_id(p, i);
+    /* reserve() made room, so put() cannot fail here */
+    if( id==0 || cvec_index_put(&p->idx, id, i)==0 ){
+      p->nskip++;
+    }else if( id>p->maxId ){
+      p->maxId = id;
+    }
+  }
+  return CVEC_OK;
+}
+
+/* Forget the index and rebuild it over [0, count). */
+static int reindex(cvec_seg *p){
+  cvec_index_free(&p->idx);
+  p->maxId = 0;
+  p->nskip = 0;
+  int rc = cvec_seg_index_range(p, 0, p->count);
+  p->maxIdCommitted = p->maxId;
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open, create, close                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* mkdir -p of the directory part of zPath. */
+static int make_parent_dirs(const char *zPath, const char *zName, char *zErr){
+  char *z = strdup(zPath);
+  if( z==0 ) return open_error(zErr, CVEC_NOMEM, "out of memory");
+  int rc = CVEC_OK;
+  char *slash = strrchr(z, '/');
+  if( slash && slash!=z ){
+    *slash = 0;
+    for(char *s=z+1; ; s++){
+      if( *s=='/' || *s==0 ){
+        char c = *s;
+        *s = 0;
+        if( mkdir(z, 0777) && errno!=EEXIST ){
+          rc = open_error(zErr, CVEC_CANTOPEN, "%s: cannot create directory: %s",
+                          zName, strerror(errno));
+          break;
+        }
+        *s = c;
+        if( c==0 ) break;
+      }
+    }
+  }
+  free(z);
+  return rc;
+}
+
+/* fsync the directory holding zPath, so that a new name in it is durable. */
+static void sync_parent_dir(const char *zPath){
+  char *z = strdup(zPath);
+  if( z==0 ) return;
+  char *slash = strrchr(z, '/');
+  const char *zDir = ".";
+  if( slash ){ *(slash==z ? slash+1 : slash) = 0; zDir = z; }
+  int fd = open(zDir, O_RDONLY|O_CLOEXEC);
+  if( fd>=0 ){ (void)fsync(fd); close(fd); }
+  free(z);
+}
+
+/*
+** Create zPath holding an empty segment of dimension dim.  The header is
+** written and synced in a temporary file that is then linked into place, so
+** the file appears whole or not at all.  If another process creates the file
+** first, its file is kept and CVEC_OK is returned: the caller then opens and
+** validates it like any existing file.
+*/
+static int create_file(const char *zPath, const char *zName, uint32_t dim,
+                       char *zErr){
+  static unsigned nCreate = 0;
+  unsigned char h[CVEC_HEADER_SIZE];
+  memcpy(h, CVEC_MAGIC, 4);
+  cvec_put_u32le(h+4, CVEC_VERSION_1);
+  cvec_put_u32le(h+8, dim);
+  cvec_put_u32le(h+12, 0);
+
+  int rc = make_parent_dirs(zPath, zName, zErr);
+  if( rc ) return rc;
+
+  size_t nTmp = strlen(zPath) + 64;
+  char *zTmp = malloc(nTmp);
+  if( zTmp==0 ) return open_error(zErr, CVEC_NOMEM, "out of memory");
+  snprintf(zTmp, nTmp, "%s.%ld.%u.tmp", zPath, (long)getpid(), nCreate++);
+
+  int fd = open(zTmp, O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, 0666);
+  if( fd<0 && errno==EEXIST ){
+    /* left by a crashed process that had our pid */
+    unlink(zTmp);
+    fd = open(zTmp, O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, 0666);
+  }
+  if( fd<0 ){
+    rc = open_error(zErr, CVEC_CANTOPEN, "%s: cannot create: %s",
+                    zName, strerror(errno));
+    free(zTmp);
+    return rc;
+  }
+  if( cvec_pwrite_all(fd, h, sizeof(h), 0) || fsync(fd) ){
+    rc = open_error(zErr, CVEC_IOERR, "%s: cannot write header: %s",
+                    zName, strerror(errno));
+  }
+  close(fd);
+  if( rc==CVEC_OK && link(zTmp, zPath) ){
+    if( errno==EEXIST ){
+      /* somebody else created it first: use theirs */
+    }else{
+      rc = open_error(zErr, CVEC_CANTOPEN, "%s: cannot create: %s",
+                      zName, strerror(errno));
+    }
+  }
+  unlink(zTmp);
+  free(zTmp);
+  if( rc==CVEC_OK ) sync_parent_dir(zPath);
+  return rc;
+}
+
+int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
+                  cvec_seg **ppSeg, char *zErr){
+  int readonly = (flags & CVEC_OPEN_READONLY)!=0;
+  int fd;
+  int rc;
+  *ppSeg = 0;
+  zErr[0] = 0;
+  if( dim>CVEC_MAX_DIM ){
+    return open_error(zErr, CVEC_ERROR, "dimension=%u is out of range 1..%u",
+                      dim, CVEC_MAX_DIM);
+  }
+
+  for(;;){
+    fd = open(zPath, (readonly ? O_RDONLY : O_RDWR)|O_CLOEXEC);
+    if( fd>=0 ) break;
+    int e = errno;
+    if( e==EINTR ) continue;
+    if( e==ENOENT && (flags & CVEC_OPEN_CREATE) && dim>0 && !readonly ){
+      rc = create_file(zPath, zName, dim, zErr);
+      if( rc ) return rc;
+      flags &= ~CVEC_OPEN_CREATE;   /* open what is there now, once */
+      continue;
+    }
+    if( !readonly && (e==EACCES || e==EROFS || e==EPERM) ){
+      /* A file we may read but not write is still readable: open it
+      ** read-only, and writes report that the segment is read-only. */
+      readonly = 1;
+      continue;
+    }
+    if( e==ENOENT ){
+      return open_error(zErr, CVEC_CANTOPEN, "%s: no such file", zName);
+    }
+    return open_error(zErr, CVEC_CANTOPEN, "%s: cannot open: %s",
+                      zName, strerror(e));
+  }
+
+  struct stat st;
+  unsigned char h[CVEC_HEADER_SIZE];
+  uint32_t fileDim = 0, count = 0;
+  memset(h, 0, sizeof(h));
+  if( fstat(fd, &st) ){
+    rc = open_error(zErr, CVEC_IOERR, "%s: fstat failed: %s",
+                    zName, strerror(errno));
+    close(fd);
+    return rc;
+  }
+  if( !S_ISREG(st.st_mode) ){
+    close(fd);
+    return open_error(zErr, CVEC_CANTOPEN, "%s: not a regular file", zName);
+  }
+  if( st.st_size>=(off_t)CVEC_HEADER_SIZE
+   && cvec_pread_all(fd, h, sizeof(h), 0) ){
+    rc = open_error(zErr, CVEC_IOERR, "%s: read failed: %s",
+                    zName, errno ? strerror(errno) : "end of file");
+    close(fd);
+    return rc;
+  }
+  rc = check_header(h, st.st_size, zName, &fileDim, &count, zErr);
+  if( rc==CVEC_OK && dim!=0 && dim!=fileDim ){
+    rc = open_error(zErr, CVEC_ERROR,
+        "%s has dimension %u; table declares dimension=%u",
+        zName, fileDim, dim);
+  }
+  if( rc ){
+    close(fd);
+    return rc;
+  }
+
+  cvec_seg *p = calloc(1, sizeof(*p));
+  if( p==0 ){
+    close(fd);
+    return open_error(zErr, CVEC_NOMEM, "out of memory");
+  }
+  p->fd = fd;
+  p->zPath = strdup(zPath);
+  p->zName = strdup(zName);
+  p->dim = fileDim;
+  p->recsize = 4 + 4*(size_t)fileDim;
+  p->readonly = readonly;
+  p->syncMode = CVEC_SYNC_FULL;
+  p->limit = CVEC_MAX_ID;
+  p->count = p->nflushed = p->nrec = count;
+  cvec_index_init(&p->idx);
+  if( p->zPath==0 || p->zName==0 ){
+    cvec_seg_close(p);
+    return open_error(zErr, CVEC_NOMEM, "out of memory");
+  }
+  rc = cvec_seg_map(p, count);
+  if( rc==CVEC_OK ) rc = reindex(p);
+  if( rc ){
+    memcpy(zErr, p->zErr, CVEC_ERRMSG_MAX);
+    cvec_seg_close(p);
+    return rc;
+  }
+  *ppSeg = p;
+  return CVEC_OK;
+}
+
+void cvec_seg_close(cvec_seg *p){
+  if( p==0 ) return;
+  if( p->locked ) (void)cvec_seg_rollback(p);
+  if( p->map ) munmap(p->map, p->mapLen);
+  cvec_index_free(&p->idx);
+  free(p->aBuf);
+  free(p->zPath);
+  free(p->zName);
+  close(p->fd);
+  free(p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                   */
+/* ------------------------------------------------------------------------ */
+
+int cvec_seg_refresh(cvec_seg *p){
+  uint32_t count;
+  int rc;
+  if( p->locked ) return CVEC_OK;
+  rc = cvec_seg_read_count(p, &count);
+  if( rc ) return rc;
+  if( count==p->count ) return CVEC_OK;
+  /* The view is [0, count) only after both the map and the index cover it;
+  ** on failure the handle keeps its old view. */
+  rc = cvec_seg_map(p, count);
+  if( rc ) return rc;
+  if( count > p->count ){
+    uint32_t old = p->count;
+    p->count = p->nflushed = p->nrec = count;
+    rc = cvec_seg_index_range(p, old, count);
+    if( rc ){
+      p->count = p->nflushed = p->nrec = old;
+      return rc;
+    }
+    p->maxIdCommitted = p->maxId;
+  }else{
+    /* The count went down: the file was repaired or replaced behind our
+    ** back.  Records may have changed, so rebuild the index from scratch. */
+    p->count = p->nflushed = p->nrec = count;
+    rc = reindex(p);
+  }
+  return rc;
+}
+
+const char *cvec_seg_errmsg(const cvec_seg *p){ return p->zErr; }
+uint32_t cvec_seg_dimension(const cvec_seg *p){ return p->dim; }
+size_t cvec_seg_record_size(const cvec_seg *p){ return p->recsize; }
+int cvec_seg_readonly(const cvec_seg *p){ return p->readonly; }
+const char *cvec_seg_name(const cvec_seg *p){ return p->zName; }
+uint32_t cvec_seg_nrec(const cvec_seg *p){ return p->nrec; }
+uint32_t cvec_seg_count(const cvec_seg *p){ return p->count; }
+uint32_t cvec_seg_max_id(const cvec_seg *p){ return p->maxId; }
+uint32_t cvec_seg_nskipped(const cvec_seg *p){ return p->nskip; }
+uint32_t cvec_seg_pending(const cvec_seg *p){ return p->nrec - p->count; }
+void cvec_seg_set_count_limit(cvec_seg *p, uint32_t limit){ p->limit = limit; }
+void cvec_seg_set_sync(cvec_seg *p, int syncMode){ p->syncMode = syncMode; }
+
+const unsigned char *cvec_seg_record(cvec_seg *p, uint32_t i){
+  if( i < p->nflushed ){
+    return p->map + cvec_rec_offset(p, i);
+  }
+  return p->aBuf + (size_t)(i - p->nflushed)*p->recsize;
+}
+
+uint32_t cvec_seg_record_id(cvec_seg *p, uint32_t i){
+  return cvec_get_u32le(cvec_seg_record(p, i));
+}
+
+int cvec_seg_record_visible(cvec_seg *p, uint32_t i){
+  if( p->nskip==0 ) return 1;   /* no id 0, no duplicates: all visible */
+  uint32_t id = cvec_seg_record_id(p, i);
+  return id!=0 && cvec_index_get(&p->idx, id)==(int64_t)i;
+}
+
+int64_t cvec_seg_lookup(cvec_seg *p, uint32_t id){
+  int64_t r = cvec_index_get(&p->idx, id);
+  /* The index is derived data: trust a hit only if the record agrees. */
+  if( r<0 || r>=(int64_t)p->nrec || cvec_seg_record_id(p, (uint32_t)r)!=id ){
+    return -1;
+  }
+  return r;
+}

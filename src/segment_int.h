@@ -1,0 +1,77 @@
+/*
+** segment_int.h — the inside of a cvec_seg handle, shared by segment.c (open,
+** map, refresh, read) and segment_write.c (lock, append, sync, commit).
+** Nothing outside the storage core includes this file.
+*/
+#ifndef CVEC_SEGMENT_INT_H
+#define CVEC_SEGMENT_INT_H
+
+#include "cvec_segment.h"
+#include "segment_index.h"
+
+#include <stdarg.h>
+#include <sys/types.h>
+
+/*
+** Records of a handle, by record number i:
+**
+**   [0, count)           committed: in the file, inside the map
+**   [count, nflushed)    pending, already written to the file's tail (map)
+**   [nflushed, nrec)     pending, still in aBuf
+**
+** Invariants: count <= nflushed <= nrec; nflushed == nrec == count unless the
+** write lock is held; the map covers at least [0, nflushed); the index holds
+** the first occurrence of every non-zero id in [0, nrec).
+*/
+struct cvec_seg {
+  int fd;
+  char *zPath;              /* path used for open(), may be absolute */
+  char *zName;              /* path as the user wrote it, for messages */
+  uint32_t dim;             /* floats per vector, 1..CVEC_MAX_DIM */
+  size_t recsize;           /* 4 + 4*dim */
+  int readonly;             /* opened O_RDONLY */
+  int syncMode;             /* CVEC_SYNC_OFF or CVEC_SYNC_FULL */
+  uint32_t limit;           /* largest nrec allowed (the count limit) */
+
+  uint32_t count;           /* committed records, as last read or written */
+  uint32_t nflushed;        /* records [0, nflushed) are in the file */
+  uint32_t nrec;            /* records visible through this handle */
+
+  unsigned char *map;       /* PROT_READ, MAP_SHARED view of [0, mapLen) */
+  size_t mapLen;
+
+  unsigned char *aBuf;      /* pending records [nflushed, nrec) */
+  size_t nBufAlloc;         /* records aBuf has room for */
+
+  cvec_index idx;
+  uint32_t maxId;           /* largest id in [0, nrec) */
+  uint32_t maxIdCommitted;  /* largest id in [0, count) */
+  uint32_t nskip;           /* id-0 and duplicate records in [0, nrec) */
+
+  int locked;               /* this handle holds the write lock */
+  int touched;              /* this transaction wrote bytes past the count */
+  char zErr[CVEC_ERRMSG_MAX];
+};
+
+/* Set p->zErr from a printf format; returns rc. */
+int cvec_seg_error(cvec_seg *p, int rc, const char *zFmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
+/* Byte offset of record i. */
+static inline off_t cvec_rec_offset(const cvec_seg *p, uint32_t i){
+  return (off_t)CVEC_HEADER_SIZE + (off_t)i * (off_t)p->recsize;
+}
+
+/* Map [0, 16 + n*recsize) of the file, replacing the current map. */
+int cvec_seg_map(cvec_seg *p, uint32_t n);
+/* Index records [from, to) and update maxId/nskip; on OOM nothing changes. */
+int cvec_seg_index_range(cvec_seg *p, uint32_t from, uint32_t to);
+/* Read the header's count and check the file holds that many records. */
+int cvec_seg_read_count(cvec_seg *p, uint32_t *pCount);
+/* pwrite all of n bytes at off, retrying short writes and EINTR. */
+int cvec_pwrite_all(int fd, const void *buf, size_t n, off_t off);
+int cvec_pread_all(int fd, void *buf, size_t n, off_t off);
+/* fdatasync where available, else fsync. */
+int cvec_fdatasync(int fd);
+
+#endif /* CVEC_SEGMENT_INT_H */

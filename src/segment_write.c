@@ -1,0 +1,274 @@
+/*
+** segment_write.c — the write side of a segment: the write lock, appending a
+** batch, and the commit protocol of SPEC §4 (see cvec_segment.h for the order
+** of calls).
+**
+** Durability rests on one rule, LMDB's data-before-meta: the records of a
+** transaction reach the file (and, with sync=full, the disk) in
+** cvec_seg_sync(), before cvec_seg_commit() writes the count that makes them
+** part of the segment.  A crash before the count is written leaves only an
+** uncommitted tail, which readers ignore and the next writer overwrites.
+**
+** Pending records stay in memory until FLUSH_BYTES of them are buffered, then
+** go to the file's tail in one pwrite(), so a transaction of any size needs a
+** bounded amount of memory (plus its index entries).
+*/
+#define _GNU_SOURCE 1
+#include "segment_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Bytes of pending records buffered before they are written to the tail. */
+#define FLUSH_BYTES (1u<<20)
+
+/* ------------------------------------------------------------------------ */
+/* The write lock                                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+** The write lock is an exclusive open-file-description lock on bytes 0..3
+** (the magic).  OFD locks belong to the open file, not the process, so two
+** handles of one process exclude each other, and closing another descriptor
+** of the same file does not drop ours (as it would with POSIX fcntl locks).
+** Readers take no lock: no reader ever blocks the writer.
+*/
+static int lock_op(cvec_seg *p, int lockType){
+#ifdef F_OFD_SETLK
+  struct flock fl;
+  memset(&fl, 0, sizeof(fl));
+  fl.l_type = (short)lockType;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 4;
+  return fcntl(p->fd, F_OFD_SETLK, &fl);
+#else
+  /* flock() locks are per open file description as well */
+  return flock(p->fd, (lockType==F_UNLCK ? LOCK_UN : LOCK_EX)|LOCK_NB);
+#endif
+}
+
+static void unlock(cvec_seg *p){
+  if( p->locked ){
+    (void)lock_op(p, F_UNLCK);
+    p->locked = 0;
+  }
+}
+
+int cvec_seg_in_write(const cvec_seg *p){ return p->locked; }
+
+int cvec_seg_begin_write(cvec_seg *p){
+  if( p->locked ) return CVEC_OK;
+  if( p->readonly ){
+    return cvec_seg_error(p, CVEC_READONLY, "%s is read-only", p->zName);
+  }
+  if( lock_op(p, F_WRLCK) ){
+    if( errno==EAGAIN || errno==EACCES || errno==EWOULDBLOCK ){
+      return cvec_seg_error(p, CVEC_BUSY, "%s is locked by another writer",
+                            p->zName);
+    }
+    return cvec_seg_error(p, CVEC_IOERR, "%s: cannot lock: %s",
+                          p->zName, strerror(errno));
+  }
+  /* Under the lock the count cannot move: catch up with it now, so that
+  ** duplicate-id and max(id)+1 decisions from here on are final. */
+  int rc = cvec_seg_refresh(p);
+  if( rc ){
+    (void)lock_op(p, F_UNLCK);
+    return rc;
+  }
+  p->locked = 1;
+  p->touched = 0;
+  return CVEC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Appending                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+** Write the buffered records [nflushed, nrec) to the file's tail in one
+** write.  The new map is made first (mapping past end-of-file is allowed), so
+** that a failure leaves the handle exactly as it was: the bytes that did reach
+** the file are an uncommitted tail that the next flush overwrites.
+*/
+static int flush(cvec_seg *p){
+  if( p->nrec==p->nflushed ) return CVEC_OK;
+  size_t len = (size_t)cvec_rec_offset(p, p->nrec);
+  void *m = mmap(0, len, PROT_READ, MAP_SHARED, p->fd, 0);
+  if( m==MAP_FAILED ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s: mmap failed: %s",
+                          p->zName, strerror(errno));
+  }
+  size_t n = (size_t)(p->nrec - p->nflushed) * p->recsize;
+  p->touched = 1;
+  if( cvec_pwrite_all(p->fd, p->aBuf, n, cvec_rec_offset(p, p->nflushed)) ){
+    int e = errno;
+    munmap(m, len);
+    return cvec_seg_error(p, e==ENOSPC ? CVEC_FULL : CVEC_IOERR,
+                          "%s: write failed: %s", p->zName, strerror(e));
+  }
+  if( p->map ) munmap(p->map, p->mapLen);
+  p->map = m;
+  p->mapLen = len;
+  p->nflushed = p->nrec;
+  return CVEC_OK;
+}
+
+int cvec_seg_append(cvec_seg *p, uint32_t id, const void *vec){
+  if( p->readonly ){
+    return cvec_seg_error(p, CVEC_READONLY, "%s is read-only", p->zName);
+  }
+  if( !p->locked ){
+    return cvec_seg_error(p, CVEC_ERROR, "%s: append without the write lock",
+                          p->zName);
+  }
+  if( id==0 ){
+    return cvec_seg_error(p, CVEC_RANGE, "id 0 is out of range 1..%u",
+                          CVEC_MAX_ID);
+  }
+  if( cvec_seg_lookup(p, id)>=0 ){
+    return cvec_seg_error(p, CVEC_CONSTRAINT, "%s: id %u already exists",
+                          p->zName, id);
+  }
+  if( p->nrec >= p->limit ){
+    return cvec_seg_error(p, CVEC_FULL,
+        "%s: segment is full (%u records is the limit)", p->zName, p->limit);
+  }
+
+  /* Room for one more record in the buffer, flushing it when it is full. */
+  size_t nBuf = p->nrec - p->nflushed;
+  if( nBuf>0 && (nBuf+1)*p->recsize > FLUSH_BYTES ){
+    int rc = flush(p);
+    if( rc ) return rc;
+    nBuf = 0;
+  }
+  if( nBuf >= p->nBufAlloc ){
+    size_t nNew = p->nBufAlloc ? p->nBufAlloc*2 : 16;
+    size_t nMax = FLUSH_BYTES/p->recsize;
+    if( nMax<1 ) nMax = 1;
+    if( nNew>nMax ) nNew = nMax;
+    if( nNew<=nBuf ) nNew = nBuf+1;
+    unsigned char *a = realloc(p->aBuf, nNew*p->recsize);
+    if( a==0 ){
+      return cvec_seg_error(p, CVEC_NOMEM, "%s: out of memory", p->zName);
+    }
+    p->aBuf = a;
+    p->nBufAlloc = nNew;
+  }
+  if( cvec_index_put(&p->idx, id, p->nrec)<0 ){
+    return cvec_seg_error(p, CVEC_NOMEM, "%s: out of memory for the id index",
+                          p->zName);
+  }
+  unsigned char *r = p->aBuf + nBuf*p->recsize;
+  cvec_put_u32le(r, id);
+  memcpy(r+4, vec, p->recsize-4);
+  p->nrec++;
+  if( id>p->maxId ) p->maxId = id;
+  return CVEC_OK;
+}
+
+int cvec_seg_truncate_pending(cvec_seg *p, uint32_t n){
+  uint32_t target = p->count + n;
+  if( target >= p->nrec ) return CVEC_OK;
+  for(uint32_t i=target; i<p->nrec; i++){
+    cvec_index_del(&p->idx, cvec_seg_record_id(p, i));
+  }
+  p->maxId = p->maxIdCommitted;
+  for(uint32_t i=p->count; i<target; i++){
+    uint32_t id = cvec_seg_record_id(p, i);
+    if( id>p->maxId ) p->maxId = id;
+  }
+  /* Records [target, nflushed) already in the file become tail bytes that
+  ** the next flush overwrites (and that sync or rollback cuts off). */
+  if( target < p->nflushed ) p->nflushed = target;
+  p->nrec = target;
+  return CVEC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Commit protocol                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Make the file end exactly after record n-1 if it is longer. */
+static int cut_tail(cvec_seg *p, uint32_t n){
+  struct stat st;
+  off_t want = cvec_rec_offset(p, n);
+  if( fstat(p->fd, &st) ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s: fstat failed: %s",
+                          p->zName, strerror(errno));
+  }
+  if( st.st_size > want && ftruncate(p->fd, want) ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s: truncate failed: %s",
+                          p->zName, strerror(errno));
+  }
+  return CVEC_OK;
+}
+
+int cvec_seg_sync(cvec_seg *p){
+  int rc;
+  if( !p->locked ) return CVEC_OK;
+  if( p->nrec==p->count && !p->touched ) return CVEC_OK;  /* wrote nothing */
+  rc = flush(p);
+  if( rc ) return rc;
+  /* An older, longer tail (a torn write, rows cut by ROLLBACK TO) must not
+  ** outlive the commit: other readers of the format read to end-of-file. */
+  rc = cut_tail(p, p->nrec);
+  if( rc ) return rc;
+  if( p->syncMode==CVEC_SYNC_FULL && cvec_fdatasync(p->fd) ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s: fdatasync failed: %s",
+                          p->zName, strerror(errno));
+  }
+  return CVEC_OK;
+}
+
+int cvec_seg_commit(cvec_seg *p){
+  int rc;
+  if( !p->locked ) return CVEC_OK;
+  rc = cvec_seg_sync(p);
+  if( rc==CVEC_OK && p->nrec!=p->count ){
+    unsigned char b[4];
+    cvec_put_u32le(b, p->nrec);
+    if( cvec_pwrite_all(p->fd, b, 4, 12) ){
+      rc = cvec_seg_error(p, CVEC_IOERR, "%s: cannot write count: %s",
+                          p->zName, strerror(errno));
+    }else if( p->syncMode==CVEC_SYNC_FULL && cvec_fdatasync(p->fd) ){
+      /* The count may or may not be on disk; the next open reads whichever
+      ** it is, and both are whole states. */
+      rc = cvec_seg_error(p, CVEC_IOERR, "%s: fdatasync failed: %s",
+                          p->zName, strerror(errno));
+    }
+    if( rc==CVEC_OK ){
+      p->count = p->nrec;
+      p->maxIdCommitted = p->maxId;
+    }
+  }
+  if( rc ){
+    /* The records did not become committed here.  Drop them, and re-read
+    ** the count at the next statement (refresh rebuilds if it moved). */
+    int rc2 = cvec_seg_rollback(p);
+    (void)rc2;
+    return rc;
+  }
+  unlock(p);
+  return CVEC_OK;
+}
+
+int cvec_seg_rollback(cvec_seg *p){
+  int rc = CVEC_OK;
+  if( !p->locked ) return CVEC_OK;
+  (void)cvec_seg_truncate_pending(p, 0);
+  p->nflushed = p->nrec = p->count;
+  if( p->touched ){
+    rc = cut_tail(p, p->count);
+    p->touched = 0;
+  }
+  unlock(p);
+  return rc;
+}

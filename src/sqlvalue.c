@@ -1,0 +1,118 @@
+/*
+** sqlvalue.c — turning SQL values into ids and vectors, shared by the virtual
+** table (INSERT, WHERE id = ?) and the SQL functions.  Messages name the value
+** at fault and what was expected (SPEC §5).
+*/
+#include "cvec_ext.h"
+#include "cvec_segment.h"
+#include "vecjson.h"
+
+#include <math.h>
+#include <string.h>
+
+int cvec_id_from_value(sqlite3_value *v, uint32_t *pId){
+  switch( sqlite3_value_numeric_type(v) ){
+    case SQLITE_NULL:
+      return CVEC_ID_NULL;
+    case SQLITE_INTEGER: {
+      sqlite3_int64 i = sqlite3_value_int64(v);
+      if( i<1 || i>(sqlite3_int64)CVEC_MAX_ID ) return CVEC_ID_RANGE;
+      *pId = (uint32_t)i;
+      return CVEC_ID_OK;
+    }
+    case SQLITE_FLOAT: {
+      double d = sqlite3_value_double(v);
+      if( !(d==floor(d)) ) return CVEC_ID_NOTINT;   /* also NaN */
+      if( d<1.0 || d>(double)CVEC_MAX_ID ) return CVEC_ID_RANGE;
+      *pId = (uint32_t)d;
+      return CVEC_ID_OK;
+    }
+    default:
+      return CVEC_ID_NOTINT;
+  }
+}
+
+/* The article and name of a value's type, for messages. */
+static const char *type_name(int eType){
+  switch( eType ){
+    case SQLITE_INTEGER: return "an integer";
+    case SQLITE_FLOAT:   return "a real";
+    case SQLITE_TEXT:    return "text";
+    case SQLITE_BLOB:    return "a blob";
+    default:             return "NULL";
+  }
+}
+
+int cvec_vector_from_value(sqlite3_value *v, const char *zSubject, uint32_t dim,
+                           const unsigned char **paBytes, uint32_t *pn,
+                           void **ppFree, char **pzErr){
+  int eType = sqlite3_value_type(v);
+  *ppFree = 0;
+  *pzErr = 0;
+  if( eType==SQLITE_BLOB ){
+    const unsigned char *a = sqlite3_value_blob(v);
+    int nByte = sqlite3_value_bytes(v);
+    if( nByte%4 ){
+      *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s is a blob of %d bytes, "
+                               "not a whole number of float32", zSubject, nByte);
+      return SQLITE_ERROR;
+    }
+    uint32_t n = (uint32_t)(nByte/4);
+    if( dim ? n!=dim : n==0 ){
+      *pzErr = dim ?
+        sqlite3_mprintf(CVEC_PREFIX "%s has %u floats; table expects %u",
+                        zSubject, n, dim) :
+        sqlite3_mprintf(CVEC_PREFIX "%s is empty", zSubject);
+      return SQLITE_ERROR;
+    }
+    for(uint32_t i=0; i<n; i++){
+      if( !isfinite(cvec_get_f32le(a+4*(size_t)i)) ){
+        *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s: element %u is not finite",
+                                 zSubject, i);
+        return SQLITE_ERROR;
+      }
+    }
+    *paBytes = a;
+    *pn = n;
+    return SQLITE_OK;
+  }
+  if( eType==SQLITE_TEXT ){
+    const char *z = (const char*)sqlite3_value_text(v);
+    int nText = sqlite3_value_bytes(v);
+    char zErr[200];
+    uint32_t n = 0;
+    if( z==0 ) return SQLITE_NOMEM;
+    /* Count first when the size is open, then parse into a buffer. */
+    int rc = cvec_json_parse(z, (size_t)nText, 0, 0, &n, zErr, sizeof(zErr));
+    if( rc==CVEC_JSON_OK && (dim ? n!=dim : n==0) ){
+      *pzErr = dim ?
+        sqlite3_mprintf(CVEC_PREFIX "%s has %u floats; table expects %u",
+                        zSubject, n, dim) :
+        sqlite3_mprintf(CVEC_PREFIX "%s is empty", zSubject);
+      return SQLITE_ERROR;
+    }
+    if( rc==CVEC_JSON_NOMEM ) return SQLITE_NOMEM;
+    if( rc ){
+      *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s: %s", zSubject, zErr);
+      return SQLITE_ERROR;
+    }
+    float *af = sqlite3_malloc64((sqlite3_uint64)n*4);
+    if( af==0 ) return SQLITE_NOMEM;
+    rc = cvec_json_parse(z, (size_t)nText, af, n, &n, zErr, sizeof(zErr));
+    if( rc ){
+      sqlite3_free(af);
+      return rc==CVEC_JSON_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+    }
+    /* Store as little-endian in place (a no-op on little-endian hosts). */
+    for(uint32_t i=0; i<n; i++){
+      cvec_put_f32le((unsigned char*)&af[i], af[i]);
+    }
+    *ppFree = af;
+    *paBytes = (const unsigned char*)af;
+    *pn = n;
+    return SQLITE_OK;
+  }
+  *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s is %s; expected a BLOB of float32 "
+                           "or JSON text", zSubject, type_name(eType));
+  return SQLITE_ERROR;
+}

@@ -1,0 +1,783 @@
+/*
+** vtab.c — the cvec_segment virtual table: one CVEC segment file as a table
+** (id INTEGER PRIMARY KEY, vector BLOB).
+**
+**   CREATE VIRTUAL TABLE items USING cvec_segment(dir='vectors', segment=0,
+**                                                 dimension=384);
+**   INSERT INTO items(id, vector) VALUES (1, ?);      -- BLOB or JSON text
+**   SELECT vector FROM items WHERE id = 1;
+**
+** This file is a thin layer over the storage core (cvec_segment.h): it parses
+** the table's arguments, turns SQL values into ids and vectors, chooses
+** between a lookup by id and a scan, and maps SQLite's transaction calls onto
+** the core's commit protocol:
+**
+**   first INSERT     cvec_seg_begin_write (lock, re-read the count)
+**   INSERT           cvec_seg_append
+**   xSync            cvec_seg_sync        (rows durable; may run twice)
+**   xCommit          cvec_seg_commit      (count written; lock released)
+**   xRollback        cvec_seg_rollback    (tail cut back; lock released)
+**   xSavepoint(i)    remember the number of pending rows
+**   xRollbackTo(i)   cvec_seg_truncate_pending to that number (-1: to 0)
+**
+** The segment is opened at xConnect if it can be; if it cannot (missing or
+** corrupt file), the table still connects so that DROP TABLE works, and every
+** statement that touches it retries the open and reports why it failed.
+*/
+#include "cvec_ext.h"
+#include "cvec_segment.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Structures                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cvec_vtab cvec_vtab;
+typedef struct cvec_cursor cvec_cursor;
+
+struct cvec_vtab {
+  sqlite3_vtab base;
+  sqlite3 *db;
+  char *zTable;          /* table name, for constraint messages */
+  char *zPath;           /* the segment file, resolved against the db's dir */
+  char *zName;           /* the segment file as the user wrote it */
+  uint32_t dim;          /* dimension= argument, 0 if not given */
+  int syncMode;          /* CVEC_SYNC_FULL or CVEC_SYNC_OFF */
+  int readonly;          /* readonly=1, or a read-only database */
+  cvec_seg *seg;         /* NULL until the file opens */
+  uint32_t *aMark;       /* aMark[i]: pending rows when savepoint i opened */
+  int nMark;             /* savepoints 0..nMark-1 are open */
+  int nMarkAlloc;
+};
+
+/* Query plans (idxNum). */
+#define PLAN_SCAN    0   /* every record, in file order */
+#define PLAN_LOOKUP  1   /* argv[0] is an id: at most one record */
+
+/*
+** A cursor walks records [i, end) of its table's segment.  end is fixed at
+** xFilter: rows the same connection inserts during the scan are not seen,
+** and a ROLLBACK TO during the scan can only shorten what is left (xNext
+** stops at the segment's current nrec).
+*/
+struct cvec_cursor {
+  sqlite3_vtab_cursor base;
+  uint32_t i;            /* current record number */
+  uint32_t end;          /* one past the last record this cursor may visit */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Replace the table's error message (freeing the old one). */
+static void set_error(cvec_vtab *p, const char *zFmt, ...){
+  va_list ap;
+  va_start(ap, zFmt);
+  sqlite3_free(p->base.zErrMsg);
+  p->base.zErrMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+}
+
+/* Take ownership of a sqlite3_malloc()ed message. */
+static void take_error(cvec_vtab *p, char *zErr){
+  sqlite3_free(p->base.zErrMsg);
+  p->base.zErrMsg = zErr;
+}
+
+static int sqlite_code(int rc){
+  switch( rc ){
+    case CVEC_OK:         return SQLITE_OK;
+    case CVEC_NOMEM:      return SQLITE_NOMEM;
+    case CVEC_IOERR:      return SQLITE_IOERR;
+    case CVEC_CANTOPEN:   return SQLITE_CANTOPEN;
+    case CVEC_CORRUPT:    return SQLITE_CORRUPT_VTAB;
+    case CVEC_BUSY:       return SQLITE_BUSY;
+    case CVEC_READONLY:   return SQLITE_READONLY;
+    case CVEC_CONSTRAINT: return SQLITE_CONSTRAINT_PRIMARYKEY;
+    case CVEC_FULL:       return SQLITE_FULL;
+    case CVEC_RANGE:      return SQLITE_MISMATCH;
+    default:              return SQLITE_ERROR;
+  }
+}
+
+/* Report the core's last error on p and return the SQLite code. */
+static int seg_error(cvec_vtab *p, int rc){
+  set_error(p, CVEC_PREFIX "%s", cvec_seg_errmsg(p->seg));
+  return sqlite_code(rc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Arguments                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cvec_args {
+  char *zDir;            /* dir= */
+  char *zFile;           /* file= */
+  sqlite3_int64 segment; /* segment=, -1 if not given */
+  sqlite3_int64 dim;     /* dimension=, 0 if not given */
+  int syncMode;          /* sync= */
+  int readonly;          /* readonly= */
+} cvec_args;
+
+static void args_free(cvec_args *a){
+  sqlite3_free(a->zDir);
+  sqlite3_free(a->zFile);
+}
+
+/* Strip one level of matching '...' or "..." quotes (doubled quotes inside
+** stand for one), as SQLite's own modules read their arguments. */
+static char *unquote(const char *z, int n){
+  while( n>0 && (z[0]==' ' || z[0]=='\t') ){ z++; n--; }
+  while( n>0 && (z[n-1]==' ' || z[n-1]=='\t') ) n--;
+  char *zOut = sqlite3_malloc(n+1);
+  if( zOut==0 ) return 0;
+  if( n>=2 && (z[0]=='\'' || z[0]=='"') && z[n-1]==z[0] ){
+    char q = z[0];
+    int j = 0;
+    for(int i=1; i<n-1; i++){
+      zOut[j++] = z[i];
+      if( z[i]==q && i+1<n-1 && z[i+1]==q ) i++;
+    }
+    zOut[j] = 0;
+  }else{
+    memcpy(zOut, z, n);
+    zOut[n] = 0;
+  }
+  return zOut;
+}
+
+/* Parse an unsigned decimal integer in [lo, hi]; -1 if it is not one. */
+static sqlite3_int64 parse_uint(const char *z, sqlite3_int64 lo, sqlite3_int64 hi){
+  sqlite3_int64 v = 0;
+  if( z[0]==0 ) return -1;
+  for(const char *s=z; *s; s++){
+    if( *s<'0' || *s>'9' ) return -1;
+    v = v*10 + (*s-'0');
+    if( v>hi ) return -1;
+  }
+  return v<lo ? -1 : v;
+}
+
+/*
+** Parse the module arguments argv[3..argc) into *a.  On error returns
+** SQLITE_ERROR with *pzErr set.
+*/
+static int parse_args(int argc, const char *const*argv, cvec_args *a,
+                      char **pzErr){
+  int seen[6] = {0,0,0,0,0,0};
+  static const char *azKey[] = {"dir","segment","file","dimension","sync",
+                                "readonly"};
+  memset(a, 0, sizeof(*a));
+  a->segment = -1;
+  a->syncMode = CVEC_SYNC_FULL;
+  for(int i=3; i<argc; i++){
+    const char *z = argv[i];
+    const char *eq = strchr(z, '=');
+    if( eq==0 ){
+      *pzErr = sqlite3_mprintf(CVEC_PREFIX "argument '%s' is not key=value", z);
+      return SQLITE_ERROR;
+    }
+    int nKey = (int)(eq - z);
+    while( nKey>0 && (z[nKey-1]==' ' || z[nKey-1]=='\t') ) nKey--;
+    while( nKey>0 && (z[0]==' ' || z[0]=='\t') ){ z++; nKey--; }
+    int k;
+    for(k=0; k<6; k++){
+      if( (int)strlen(azKey[k])==nKey && sqlite3_strnicmp(z, azKey[k], nKey)==0 ){
+        break;
+      }
+    }
+    if( k==6 ){
+      *pzErr = sqlite3_mprintf(CVEC_PREFIX "unknown argument '%.*s'", nKey, z);
+      return SQLITE_ERROR;
+    }
+    if( seen[k]++ ){
+      *pzErr = sqlite3_mprintf(CVEC_PREFIX "argument '%s' given twice", azKey[k]);
+      return SQLITE_ERROR;
+    }
+    char *zVal = unquote(eq+1, (int)strlen(eq+1));
+    if( zVal==0 ) return SQLITE_NOMEM;
+    int bad = 0;
+    const char *zWant = 0;
+    switch( k ){
+      case 0: a->zDir = zVal; zVal = 0; bad = a->zDir[0]==0;
+              zWant = "a directory"; break;
+      case 1: a->segment = parse_uint(zVal, 0, CVEC_MAX_ID);
+              bad = a->segment<0; zWant = "an integer in 0..4294967295"; break;
+      case 2: a->zFile = zVal; zVal = 0; bad = a->zFile[0]==0;
+              zWant = "a file path"; break;
+      case 3: a->dim = parse_uint(zVal, 1, CVEC_MAX_DIM);
+              bad = a->dim<0; zWant = "an integer in 1..65536"; break;
+      case 4:
+        if( sqlite3_stricmp(zVal, "full")==0 ) a->syncMode = CVEC_SYNC_FULL;
+        else if( sqlite3_stricmp(zVal, "off")==0 ) a->syncMode = CVEC_SYNC_OFF;
+        else bad = 1;
+        zWant = "full or off"; break;
+      case 5:
+        if( strcmp(zVal, "1")==0 ) a->readonly = 1;
+        else if( strcmp(zVal, "0")==0 ) a->readonly = 0;
+        else bad = 1;
+        zWant = "0 or 1"; break;
+    }
+    if( bad ){
+      *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s='%s' is not %s", azKey[k],
+                               zVal ? zVal : "", zWant);
+      sqlite3_free(zVal);
+      return SQLITE_ERROR;
+    }
+    sqlite3_free(zVal);
+  }
+  if( a->zDir && a->zFile ){
+    *pzErr = sqlite3_mprintf(CVEC_PREFIX "give dir= or file=, not both");
+    return SQLITE_ERROR;
+  }
+  if( a->zDir==0 && a->zFile==0 ){
+    *pzErr = sqlite3_mprintf(CVEC_PREFIX "dir= or file= is required");
+    return SQLITE_ERROR;
+  }
+  if( a->zFile && a->segment>=0 ){
+    *pzErr = sqlite3_mprintf(CVEC_PREFIX "segment= goes with dir=, not file=");
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
+/*
+** The file's name as the user wrote it (zName) and the path to open (zPath):
+** a relative path is taken relative to the directory of the database file
+** that holds the table, so a database and its vectors can move together.
+** In-memory and temporary databases have no file: the path then stays
+** relative to the process's working directory.
+*/
+static int resolve_path(sqlite3 *db, const char *zDb, const cvec_args *a,
+                        char **pzName, char **pzPath){
+  if( a->zFile ){
+    *pzName = sqlite3_mprintf("%s", a->zFile);
+  }else{
+    sqlite3_int64 seg = a->segment<0 ? 0 : a->segment;
+    size_t n = strlen(a->zDir);
+    int slash = n>0 && a->zDir[n-1]=='/';
+    *pzName = sqlite3_mprintf("%s%ssegment_%lld.vec", a->zDir, slash ? "" : "/",
+                              seg);
+  }
+  if( *pzName==0 ) return SQLITE_NOMEM;
+  const char *zDbFile = sqlite3_db_filename(db, zDb);
+  const char *zSlash = zDbFile ? strrchr(zDbFile, '/') : 0;
+  if( (*pzName)[0]!='/' && zSlash ){
+    *pzPath = sqlite3_mprintf("%.*s/%s", (int)(zSlash-zDbFile), zDbFile, *pzName);
+  }else{
+    *pzPath = sqlite3_mprintf("%s", *pzName);
+  }
+  return *pzPath ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Create, connect, disconnect                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Open the segment if it is not open yet; report why not on failure. */
+static int open_segment(cvec_vtab *p, int flags, char **pzErr){
+  char zErr[CVEC_ERRMSG_MAX];
+  if( p->seg ) return SQLITE_OK;
+  if( p->readonly ) flags |= CVEC_OPEN_READONLY;
+  int rc = cvec_seg_open(p->zPath, p->zName, p->dim, flags, &p->seg, zErr);
+  if( rc ){
+    char *z;
+    if( rc==CVEC_CANTOPEN && p->dim==0 && (flags & CVEC_OPEN_CREATE) ){
+      z = sqlite3_mprintf(CVEC_PREFIX "%s; dimension= is required to create it",
+                          zErr);
+    }else{
+      z = sqlite3_mprintf(CVEC_PREFIX "%s", zErr);
+    }
+    if( pzErr ){
+      sqlite3_free(*pzErr);
+      *pzErr = z;
+    }else{
+      take_error(p, z);
+    }
+    return sqlite_code(rc);
+  }
+  cvec_seg_set_sync(p->seg, p->syncMode);
+  return SQLITE_OK;
+}
+
+static int vtab_disconnect(sqlite3_vtab *pVtab){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  cvec_seg_close(p->seg);
+  sqlite3_free(p->zTable);
+  sqlite3_free(p->zPath);
+  sqlite3_free(p->zName);
+  sqlite3_free(p->aMark);
+  sqlite3_free(p);
+  return SQLITE_OK;
+}
+
+/*
+** xCreate (isCreate) and xConnect.  Only xCreate may create the file; xConnect
+** never fails for a missing or damaged file (see the header comment).
+*/
+static int vtab_init(sqlite3 *db, int argc, const char *const*argv,
+                     sqlite3_vtab **ppVtab, char **pzErr, int isCreate){
+  cvec_args a;
+  cvec_vtab *p = 0;
+  int rc = parse_args(argc, argv, &a, pzErr);
+  if( rc ) goto fail;
+
+  p = sqlite3_malloc(sizeof(*p));
+  if( p==0 ){ rc = SQLITE_NOMEM; goto fail; }
+  memset(p, 0, sizeof(*p));
+  p->db = db;
+  p->dim = (uint32_t)a.dim;
+  p->syncMode = a.syncMode;
+  p->readonly = a.readonly || sqlite3_db_readonly(db, argv[1])==1;
+  p->zTable = sqlite3_mprintf("%s", argv[2]);
+  if( p->zTable==0 ){ rc = SQLITE_NOMEM; goto fail; }
+  rc = resolve_path(db, argv[1], &a, &p->zName, &p->zPath);
+  if( rc ) goto fail;
+
+  rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id INTEGER PRIMARY KEY, "
+                                "vector BLOB)");
+  if( rc ) goto fail;
+  /* It opens and appends to files named by its arguments: never from a
+  ** trigger or a view, where a schema change could aim it elsewhere. */
+  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  /* Duplicate ids are reported before anything changes, so SQLite may apply
+  ** OR IGNORE / OR FAIL / OR ABORT to them. */
+  sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
+
+  if( isCreate ){
+    if( p->readonly && a.readonly==0 ){
+      *pzErr = sqlite3_mprintf(CVEC_PREFIX "cannot create %s: the database is "
+                               "read-only", p->zName);
+      rc = SQLITE_READONLY;
+      goto fail;
+    }
+    rc = open_segment(p, CVEC_OPEN_CREATE, pzErr);
+    if( rc ) goto fail;
+  }else{
+    char *zIgnored = 0;
+    (void)open_segment(p, 0, &zIgnored);
+    sqlite3_free(zIgnored);
+  }
+  args_free(&a);
+  *ppVtab = &p->base;
+  return SQLITE_OK;
+
+fail:
+  args_free(&a);
+  if( p ) vtab_disconnect(&p->base);
+  if( rc==SQLITE_NOMEM && *pzErr==0 ) *pzErr = sqlite3_mprintf("out of memory");
+  return rc;
+}
+
+static int vtab_create(sqlite3 *db, void *pAux, int argc,
+                       const char *const*argv, sqlite3_vtab **ppVtab,
+                       char **pzErr){
+  (void)pAux;
+  return vtab_init(db, argc, argv, ppVtab, pzErr, 1);
+}
+
+static int vtab_connect(sqlite3 *db, void *pAux, int argc,
+                        const char *const*argv, sqlite3_vtab **ppVtab,
+                        char **pzErr){
+  (void)pAux;
+  return vtab_init(db, argc, argv, ppVtab, pzErr, 0);
+}
+
+/* DROP TABLE leaves the segment file in place: it is data that other tools
+** may share (SPEC §3). */
+static int vtab_destroy(sqlite3_vtab *pVtab){
+  return vtab_disconnect(pVtab);
+}
+
+static int vtab_rename(sqlite3_vtab *pVtab, const char *zNew){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  char *z = sqlite3_mprintf("%s", zNew);
+  if( z==0 ) return SQLITE_NOMEM;
+  sqlite3_free(p->zTable);
+  p->zTable = z;
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Query planning                                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+** Plans: PLAN_LOOKUP for a usable "id = ?" or "rowid = ?" (also the shape of
+** id IN (...), which SQLite then runs once per value); PLAN_SCAN otherwise.
+** Ranges and all other constraints are left to SQLite to check on the rows
+** of a scan.  The scan's cost is the number of records, so that inside a
+** join the planner puts this table where its id is known.
+*/
+static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  int iEq = -1;
+  for(int i=0; i<pInfo->nConstraint; i++){
+    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+    if( c->usable && c->op==SQLITE_INDEX_CONSTRAINT_EQ
+     && (c->iColumn==0 || c->iColumn==-1) ){
+      iEq = i;
+      break;
+    }
+  }
+  if( iEq>=0 ){
+    pInfo->aConstraintUsage[iEq].argvIndex = 1;
+    pInfo->aConstraintUsage[iEq].omit = 1;
+    pInfo->idxNum = PLAN_LOOKUP;
+    pInfo->estimatedCost = 1.0;
+    pInfo->estimatedRows = 1;
+    pInfo->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
+    return SQLITE_OK;
+  }
+  double nRow = 1e6;   /* a guess, when the file cannot be opened */
+  if( p->seg ) nRow = (double)cvec_seg_nrec(p->seg);
+  pInfo->idxNum = PLAN_SCAN;
+  pInfo->estimatedCost = 100.0 + nRow;
+  pInfo->estimatedRows = (sqlite3_int64)nRow;
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cursors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static int cursor_open(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
+  (void)pVtab;
+  cvec_cursor *c = sqlite3_malloc(sizeof(*c));
+  if( c==0 ) return SQLITE_NOMEM;
+  memset(c, 0, sizeof(*c));
+  *ppCur = &c->base;
+  return SQLITE_OK;
+}
+
+static int cursor_close(sqlite3_vtab_cursor *cur){
+  sqlite3_free(cur);
+  return SQLITE_OK;
+}
+
+static cvec_seg *cursor_seg(cvec_cursor *c){
+  return ((cvec_vtab*)c->base.pVtab)->seg;
+}
+
+/* Move to the first visible record at or after c->i. */
+static void cursor_settle(cvec_cursor *c){
+  cvec_seg *s = cursor_seg(c);
+  uint32_t n = cvec_seg_nrec(s);
+  if( c->end > n ) c->end = n;
+  while( c->i < c->end && !cvec_seg_record_visible(s, c->i) ) c->i++;
+}
+
+static int cursor_filter(sqlite3_vtab_cursor *cur, int idxNum,
+                         const char *idxStr, int argc, sqlite3_value **argv){
+  cvec_cursor *c = (cvec_cursor*)cur;
+  cvec_vtab *p = (cvec_vtab*)cur->pVtab;
+  (void)idxStr; (void)argc;
+  c->i = c->end = 0;
+  int rc = open_segment(p, 0, 0);
+  if( rc ) return rc;
+  /* The statement's snapshot: the latest commits of other connections, plus
+  ** this connection's pending rows. */
+  rc = cvec_seg_refresh(p->seg);
+  if( rc ) return seg_error(p, rc);
+  if( idxNum==PLAN_LOOKUP ){
+    uint32_t id;
+    if( cvec_id_from_value(argv[0], &id)==CVEC_ID_OK ){
+      int64_t r = cvec_seg_lookup(p->seg, id);
+      if( r>=0 ){
+        c->i = (uint32_t)r;
+        c->end = c->i + 1;
+      }
+    }
+    return SQLITE_OK;
+  }
+  c->end = cvec_seg_nrec(p->seg);
+  cursor_settle(c);
+  return SQLITE_OK;
+}
+
+static int cursor_next(sqlite3_vtab_cursor *cur){
+  cvec_cursor *c = (cvec_cursor*)cur;
+  c->i++;
+  cursor_settle(c);
+  return SQLITE_OK;
+}
+
+static int cursor_eof(sqlite3_vtab_cursor *cur){
+  cvec_cursor *c = (cvec_cursor*)cur;
+  /* a ROLLBACK TO since xFilter may have removed the rest */
+  return c->i >= c->end || c->i >= cvec_seg_nrec(cursor_seg(c));
+}
+
+static int cursor_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int iCol){
+  cvec_cursor *c = (cvec_cursor*)cur;
+  cvec_seg *s = cursor_seg(c);
+  if( c->i >= cvec_seg_nrec(s) ) return SQLITE_OK;   /* NULL; see cursor_eof */
+  const unsigned char *r = cvec_seg_record(s, c->i);
+  if( iCol==0 ){
+    sqlite3_result_int64(ctx, cvec_get_u32le(r));
+  }else if( iCol==1 ){
+    /* TRANSIENT: the map may be replaced while SQLite still holds the value
+    ** (VTAB_NOTES, "SQLITE_STATIC into the mmap"). */
+    sqlite3_result_blob64(ctx, r+4, cvec_seg_record_size(s)-4, SQLITE_TRANSIENT);
+  }
+  return SQLITE_OK;
+}
+
+static int cursor_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
+  cvec_cursor *c = (cvec_cursor*)cur;
+  cvec_seg *s = cursor_seg(c);
+  *pRowid = c->i < cvec_seg_nrec(s) ? cvec_seg_record_id(s, c->i) : 0;
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Describe an id value for a message: 7, 7.5, 'abc'. */
+static char *describe_value(sqlite3_value *v){
+  switch( sqlite3_value_type(v) ){
+    case SQLITE_TEXT:
+      return sqlite3_mprintf("'%q'", (const char*)sqlite3_value_text(v));
+    case SQLITE_BLOB:
+      return sqlite3_mprintf("(a %d-byte blob)", sqlite3_value_bytes(v));
+    default:
+      return sqlite3_mprintf("%s", (const char*)sqlite3_value_text(v));
+  }
+}
+
+/*
+** INSERT only (SPEC §3): argv[1] is the rowid and argv[2] the id, either may
+** be NULL, and they must agree when both are given.  Every check that can
+** fail on the row's own values runs before the write lock is taken, and a
+** duplicate id is reported before anything changes (CONSTRAINT_SUPPORT).
+*/
+static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
+                       sqlite3_int64 *pRowid){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  if( argc==1 ){
+    set_error(p, CVEC_PREFIX "%s: DELETE is not supported; segments are "
+                 "append-only", p->zTable);
+    return SQLITE_ERROR;
+  }
+  if( sqlite3_value_type(argv[0])!=SQLITE_NULL ){
+    set_error(p, CVEC_PREFIX "%s: UPDATE is not supported; segments are "
+                 "append-only", p->zTable);
+    return SQLITE_ERROR;
+  }
+  if( sqlite3_vtab_on_conflict(p->db)==SQLITE_REPLACE ){
+    set_error(p, CVEC_PREFIX "%s: INSERT OR REPLACE is not supported; "
+                 "segments are append-only", p->zTable);
+    return SQLITE_ERROR;
+  }
+
+  /* The id: from id, else from rowid, else assigned below. */
+  sqlite3_value *vId = argv[2];
+  if( sqlite3_value_type(vId)==SQLITE_NULL ) vId = argv[1];
+  uint32_t id = 0;
+  int eId = cvec_id_from_value(vId, &id);
+  if( eId==CVEC_ID_NOTINT || eId==CVEC_ID_RANGE ){
+    char *zV = describe_value(vId);
+    if( zV==0 ) return SQLITE_NOMEM;
+    if( eId==CVEC_ID_NOTINT ){
+      set_error(p, CVEC_PREFIX "id %s is not an integer", zV);
+    }else{
+      set_error(p, CVEC_PREFIX "id %s is out of range 1..%u", zV, CVEC_MAX_ID);
+    }
+    sqlite3_free(zV);
+    return SQLITE_MISMATCH;
+  }
+  if( eId==CVEC_ID_OK && sqlite3_value_type(argv[1])!=SQLITE_NULL
+   && sqlite3_value_type(argv[2])!=SQLITE_NULL ){
+    uint32_t rid;
+    if( cvec_id_from_value(argv[1], &rid)!=CVEC_ID_OK || rid!=id ){
+      char *zV = describe_value(argv[1]);
+      if( zV==0 ) return SQLITE_NOMEM;
+      set_error(p, CVEC_PREFIX "rowid %s and id %u differ", zV, id);
+      sqlite3_free(zV);
+      return SQLITE_MISMATCH;
+    }
+  }
+
+  int rc = open_segment(p, 0, 0);
+  if( rc ) return rc;
+  if( p->readonly || cvec_seg_readonly(p->seg) ){
+    set_error(p, CVEC_PREFIX "%s is read-only", p->zName);
+    return SQLITE_READONLY;
+  }
+
+  char zSubject[48];
+  if( eId==CVEC_ID_OK ){
+    sqlite3_snprintf(sizeof(zSubject), zSubject, "vector for id %u", id);
+  }else{
+    sqlite3_snprintf(sizeof(zSubject), zSubject, "vector for the new row");
+  }
+  const unsigned char *aVec;
+  uint32_t n;
+  void *pFree = 0;
+  char *zErr = 0;
+  rc = cvec_vector_from_value(argv[3], zSubject, cvec_seg_dimension(p->seg),
+                              &aVec, &n, &pFree, &zErr);
+  if( rc ){
+    take_error(p, zErr);
+    return rc;
+  }
+
+  int crc = cvec_seg_begin_write(p->seg);
+  if( crc==CVEC_OK && eId==CVEC_ID_NULL ){
+    /* max(id)+1, decided under the lock */
+    uint32_t mx = cvec_seg_max_id(p->seg);
+    if( mx==CVEC_MAX_ID ){
+      sqlite3_free(pFree);
+      set_error(p, CVEC_PREFIX "%s: no id left after %u; give the id explicitly",
+                p->zName, CVEC_MAX_ID);
+      return SQLITE_FULL;
+    }
+    id = mx + 1;
+  }
+  if( crc==CVEC_OK ) crc = cvec_seg_append(p->seg, id, aVec);
+  sqlite3_free(pFree);
+  if( crc==CVEC_CONSTRAINT ){
+    set_error(p, "UNIQUE constraint failed: %s.id", p->zTable);
+    return SQLITE_CONSTRAINT_PRIMARYKEY;
+  }
+  if( crc ) return seg_error(p, crc);
+  *pRowid = id;
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Transactions                                                              */
+/* ------------------------------------------------------------------------ */
+
+static int vtab_begin(sqlite3_vtab *pVtab){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  p->nMark = 0;
+  return SQLITE_OK;
+}
+
+/* Rows durable, count not yet written: may run more than once (a COMMIT
+** that got SQLITE_BUSY is retried, with more INSERTs possibly in between). */
+static int vtab_sync(sqlite3_vtab *pVtab){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  if( p->seg==0 ) return SQLITE_OK;
+  int rc = cvec_seg_sync(p->seg);
+  return rc ? seg_error(p, rc) : SQLITE_OK;
+}
+
+/*
+** SQLite has already committed the database when it calls xCommit, and it
+** ignores what xCommit returns.  A failure to write the count is logged; the
+** rows stay uncommitted (SPEC §4, "the commit window").
+*/
+static int vtab_commit(sqlite3_vtab *pVtab){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  p->nMark = 0;
+  if( p->seg==0 ) return SQLITE_OK;
+  int rc = cvec_seg_commit(p->seg);
+  if( rc ){
+    sqlite3_log(sqlite_code(rc), CVEC_PREFIX "commit of %s failed after the "
+                "database committed: %s", p->zTable, cvec_seg_errmsg(p->seg));
+    return seg_error(p, rc);
+  }
+  return SQLITE_OK;
+}
+
+static int vtab_rollback(sqlite3_vtab *pVtab){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  p->nMark = 0;
+  if( p->seg==0 ) return SQLITE_OK;
+  int rc = cvec_seg_rollback(p->seg);
+  return rc ? seg_error(p, rc) : SQLITE_OK;
+}
+
+/*
+** Savepoint i opens: remember how many rows are pending.  SQLite numbers
+** savepoints from 0 and tells a table only of those opened after it joined
+** the transaction; earlier ones (numbers below the first one it sees) had no
+** pending rows of this table.
+*/
+static int vtab_savepoint(sqlite3_vtab *pVtab, int i){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  if( i<0 ) return SQLITE_OK;
+  if( i>=p->nMarkAlloc ){
+    int nNew = i+8;
+    uint32_t *a = sqlite3_realloc64(p->aMark, (sqlite3_uint64)nNew*sizeof(*a));
+    if( a==0 ) return SQLITE_NOMEM;
+    p->aMark = a;
+    p->nMarkAlloc = nNew;
+  }
+  uint32_t nPending = p->seg ? cvec_seg_pending(p->seg) : 0;
+  for(int j=p->nMark; j<i; j++) p->aMark[j] = 0;
+  p->aMark[i] = nPending;
+  p->nMark = i+1;
+  return SQLITE_OK;
+}
+
+static int vtab_release(sqlite3_vtab *pVtab, int i){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  if( i>=0 && i<p->nMark ) p->nMark = i;
+  return SQLITE_OK;
+}
+
+/* ROLLBACK TO savepoint i (kept open); i==-1 is the transaction itself. */
+static int vtab_rollback_to(sqlite3_vtab *pVtab, int i){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  uint32_t keep;
+  if( i<0 ){
+    keep = 0;
+    p->nMark = 0;
+  }else if( i<p->nMark ){
+    keep = p->aMark[i];
+    p->nMark = i+1;
+  }else{
+    return SQLITE_OK;   /* opened after our last row: nothing to undo */
+  }
+  if( p->seg==0 ) return SQLITE_OK;
+  int rc = cvec_seg_truncate_pending(p->seg, keep);
+  return rc ? seg_error(p, rc) : SQLITE_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Registration                                                              */
+/* ------------------------------------------------------------------------ */
+
+static const sqlite3_module cvecModule = {
+  /* iVersion    */ 2,
+  /* xCreate     */ vtab_create,
+  /* xConnect    */ vtab_connect,
+  /* xBestIndex  */ vtab_best_index,
+  /* xDisconnect */ vtab_disconnect,
+  /* xDestroy    */ vtab_destroy,
+  /* xOpen       */ cursor_open,
+  /* xClose      */ cursor_close,
+  /* xFilter     */ cursor_filter,
+  /* xNext       */ cursor_next,
+  /* xEof        */ cursor_eof,
+  /* xColumn     */ cursor_column,
+  /* xRowid      */ cursor_rowid,
+  /* xUpdate     */ vtab_update,
+  /* xBegin      */ vtab_begin,
+  /* xSync       */ vtab_sync,
+  /* xCommit     */ vtab_commit,
+  /* xRollback   */ vtab_rollback,
+  /* xFindFunction */ 0,
+  /* xRename     */ vtab_rename,
+  /* xSavepoint  */ vtab_savepoint,
+  /* xRelease    */ vtab_release,
+  /* xRollbackTo */ vtab_rollback_to,
+  /* xShadowName */ 0,
+#if SQLITE_VERSION_NUMBER >= 3044000
+  /* xIntegrity  */ 0,
+#endif
+};
+
+int cvec_register_vtab(sqlite3 *db){
+  return sqlite3_create_module(db, "cvec_segment", &cvecModule, 0);
+}
