@@ -238,22 +238,28 @@ int cvec_seg_commit(cvec_seg *p){
     if( cvec_pwrite_all(p->fd, b, 4, 12) ){
       rc = cvec_seg_error(p, CVEC_IOERR, "%s: cannot write count: %s",
                           p->zName, strerror(errno));
-    }else if( p->syncMode==CVEC_SYNC_FULL && cvec_fdatasync(p->fd) ){
-      /* The count may or may not be on disk; the next open reads whichever
-      ** it is, and both are whole states. */
-      rc = cvec_seg_error(p, CVEC_IOERR, "%s: fdatasync failed: %s",
-                          p->zName, strerror(errno));
-    }
-    if( rc==CVEC_OK ){
+    }else{
+      /* The new count is in the file (other handles may already read it),
+      ** so the records are committed whatever fdatasync says; a failure
+      ** only means they may not survive a power loss, and is reported. */
       p->count = p->nrec;
       p->maxIdCommitted = p->maxId;
+      if( p->syncMode==CVEC_SYNC_FULL && cvec_fdatasync(p->fd) ){
+        cvec_seg_error(p, CVEC_IOERR, "%s: fdatasync failed: %s",
+                       p->zName, strerror(errno));
+        unlock(p);
+        return CVEC_IOERR;
+      }
     }
   }
   if( rc ){
-    /* The records did not become committed here.  Drop them, and re-read
-    ** the count at the next statement (refresh rebuilds if it moved). */
-    int rc2 = cvec_seg_rollback(p);
-    (void)rc2;
+    /* The records did not become committed here.  Drop them (keeping the
+    ** message of the first failure), and re-read the count at the next
+    ** statement: refresh rebuilds the view if it moved. */
+    char zSave[CVEC_ERRMSG_MAX];
+    memcpy(zSave, p->zErr, sizeof(zSave));
+    (void)cvec_seg_rollback(p);
+    memcpy(p->zErr, zSave, sizeof(zSave));
     return rc;
   }
   unlock(p);
