@@ -54,6 +54,7 @@ enum {
   CVEC_NOMEM,       /* malloc failed */
   CVEC_IOERR,       /* a system call failed (message carries strerror) */
   CVEC_CANTOPEN,    /* the file or its directory could not be opened/created */
+  CVEC_NOTFOUND,    /* the file does not exist (and was not to be created) */
   CVEC_CORRUPT,     /* the file is not a valid CVEC v1 segment */
   CVEC_BUSY,        /* another handle holds the write lock */
   CVEC_READONLY,    /* the handle was opened read-only */

@@ -320,7 +320,9 @@ int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
   }
 
   for(;;){
-    fd = open(zPath, (readonly ? O_RDONLY : O_RDWR)|O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO read-only would otherwise wait for a
+    ** writer; it changes nothing for the regular files we accept. */
+    fd = open(zPath, (readonly ? O_RDONLY : O_RDWR)|O_CLOEXEC|O_NONBLOCK);
     if( fd>=0 ) break;
     int e = errno;
     if( e==EINTR ) continue;
@@ -337,7 +339,7 @@ int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
       continue;
     }
     if( e==ENOENT ){
-      return open_error(zErr, CVEC_CANTOPEN, "%s: no such file", zName);
+      return open_error(zErr, CVEC_NOTFOUND, "%s: no such file", zName);
     }
     return open_error(zErr, CVEC_CANTOPEN, "%s: cannot open: %s",
                       zName, strerror(e));

@@ -50,6 +50,8 @@ struct cvec_seg {
 
   int locked;               /* this handle holds the write lock */
   int touched;              /* this transaction wrote bytes past the count */
+  int synced;               /* cvec_seg_sync done, nothing appended or cut
+                            ** since: commit need not sync the rows again */
   char zErr[CVEC_ERRMSG_MAX];
 };
 

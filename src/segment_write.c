@@ -85,6 +85,7 @@ int cvec_seg_begin_write(cvec_seg *p){
   }
   p->locked = 1;
   p->touched = 0;
+  p->synced = 0;
   return CVEC_OK;
 }
 
@@ -170,6 +171,7 @@ int cvec_seg_append(cvec_seg *p, uint32_t id, const void *vec){
   cvec_put_u32le(r, id);
   memcpy(r+4, vec, p->recsize-4);
   p->nrec++;
+  p->synced = 0;
   if( id>p->maxId ) p->maxId = id;
   return CVEC_OK;
 }
@@ -189,6 +191,7 @@ int cvec_seg_truncate_pending(cvec_seg *p, uint32_t n){
   ** the next flush overwrites (and that sync or rollback cuts off). */
   if( target < p->nflushed ) p->nflushed = target;
   p->nrec = target;
+  p->synced = 0;
   return CVEC_OK;
 }
 
@@ -225,13 +228,14 @@ int cvec_seg_sync(cvec_seg *p){
     return cvec_seg_error(p, CVEC_IOERR, "%s: fdatasync failed: %s",
                           p->zName, strerror(errno));
   }
+  p->synced = 1;
   return CVEC_OK;
 }
 
 int cvec_seg_commit(cvec_seg *p){
   int rc;
   if( !p->locked ) return CVEC_OK;
-  rc = cvec_seg_sync(p);
+  rc = p->synced ? CVEC_OK : cvec_seg_sync(p);
   if( rc==CVEC_OK && p->nrec!=p->count ){
     unsigned char b[4];
     cvec_put_u32le(b, p->nrec);

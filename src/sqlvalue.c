@@ -53,22 +53,25 @@ int cvec_vector_from_value(sqlite3_value *v, const char *zSubject, uint32_t dim,
     const unsigned char *a = sqlite3_value_blob(v);
     int nByte = sqlite3_value_bytes(v);
     if( nByte%4 ){
-      *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s is a blob of %d bytes, "
-                               "not a whole number of float32", zSubject, nByte);
+      *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s is a blob of %d byte%s, "
+                               "not a whole number of float32", zSubject, nByte,
+                               nByte==1 ? "" : "s");
       return SQLITE_ERROR;
     }
     uint32_t n = (uint32_t)(nByte/4);
     if( dim ? n!=dim : n==0 ){
       *pzErr = dim ?
-        sqlite3_mprintf(CVEC_PREFIX "%s has %u floats; table expects %u",
-                        zSubject, n, dim) :
+        sqlite3_mprintf(CVEC_PREFIX "%s has %u float%s; table expects %u",
+                        zSubject, n, n==1 ? "" : "s", dim) :
         sqlite3_mprintf(CVEC_PREFIX "%s is empty", zSubject);
       return SQLITE_ERROR;
     }
     for(uint32_t i=0; i<n; i++){
-      if( !isfinite(cvec_get_f32le(a+4*(size_t)i)) ){
-        *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s: element %u is not finite",
-                                 zSubject, i);
+      float f = cvec_get_f32le(a+4*(size_t)i);
+      if( !isfinite(f) ){
+        *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s: element %u (%s) is not finite",
+                                 zSubject, i, isnan(f) ? "NaN" :
+                                 f>0 ? "Infinity" : "-Infinity");
         return SQLITE_ERROR;
       }
     }
@@ -86,8 +89,8 @@ int cvec_vector_from_value(sqlite3_value *v, const char *zSubject, uint32_t dim,
     int rc = cvec_json_parse(z, (size_t)nText, 0, 0, &n, zErr, sizeof(zErr));
     if( rc==CVEC_JSON_OK && (dim ? n!=dim : n==0) ){
       *pzErr = dim ?
-        sqlite3_mprintf(CVEC_PREFIX "%s has %u floats; table expects %u",
-                        zSubject, n, dim) :
+        sqlite3_mprintf(CVEC_PREFIX "%s has %u float%s; table expects %u",
+                        zSubject, n, n==1 ? "" : "s", dim) :
         sqlite3_mprintf(CVEC_PREFIX "%s is empty", zSubject);
       return SQLITE_ERROR;
     }

@@ -138,25 +138,67 @@ done:
   return rc;
 }
 
+/*
+** Write the float32 f (finite) into z as a JSON number with the fewest
+** significant digits that read back to the same float32, laid out as
+** JavaScript prints numbers: plain for 1e-6 <= |f| < 1e21 ("100", "0.25",
+** "0.000001"), with an exponent otherwise ("1e-7", "3.4028235e+38").
+** Returns the length.  z has room for 32 bytes.
+*/
+static int format_f32(char *z, float f){
+  char e[32];
+  int prec, j = 0;
+  /* shortest round trip: "%.{prec-1}e" gives d.ddde[+-]XX */
+  for(prec=1; prec<=9; prec++){
+    snprintf(e, sizeof(e), "%.*e", prec-1, (double)f);
+    if( strtof(e, 0)==f ) break;
+  }
+  const char *s = e;
+  if( *s=='-' ){ z[j++] = '-'; s++; }
+  char digits[16];
+  int nd = 0;
+  for(; *s && *s!='e'; s++){
+    if( *s>='0' && *s<='9' ) digits[nd++] = *s;
+  }
+  int exp10 = (*s=='e') ? atoi(s+1) : 0;
+  while( nd>1 && digits[nd-1]=='0' ) nd--;        /* 2.50 -> 2.5 */
+  if( nd==1 && digits[0]=='0' ){                  /* zero, keeps its sign */
+    z[j++] = '0';
+  }else if( exp10>=0 && exp10<21 ){
+    for(int i=0; i<nd || i<=exp10; i++){
+      if( i==exp10+1 ) z[j++] = '.';
+      z[j++] = i<nd ? digits[i] : '0';
+    }
+  }else if( exp10<0 && exp10>=-6 ){
+    z[j++] = '0';
+    z[j++] = '.';
+    for(int i=-1; i>exp10; i--) z[j++] = '0';
+    for(int i=0; i<nd; i++) z[j++] = digits[i];
+  }else{
+    z[j++] = digits[0];
+    if( nd>1 ){
+      z[j++] = '.';
+      for(int i=1; i<nd; i++) z[j++] = digits[i];
+    }
+    j += snprintf(z+j, 8, "e%c%d", exp10<0 ? '-' : '+', exp10<0 ? -exp10 : exp10);
+  }
+  z[j] = 0;
+  return j;
+}
+
 char *cvec_json_print(const float *a, uint32_t n, size_t *pLen){
-  /* "%.9g" of a float32 needs at most 15 bytes ("-1.17549435e-38"); a comma
+  /* A number takes at most 31 bytes (a sign, 9 digits, 20 zeros and a point
+  ** for values near 1e21, or a sign, 9 digits, a point and "e-45"); a comma
   ** each, brackets and the terminator. */
-  size_t cap = (size_t)n*16 + 3;
+  size_t cap = (size_t)n*32 + 3;
   char *z = malloc(cap);
   if( z==0 ) return 0;
   locale_t old = enter_c_locale();
   size_t j = 0;
   z[j++] = '[';
   for(uint32_t i=0; i<n; i++){
-    char b[32];
-    int len = 0;
     if( i>0 ) z[j++] = ',';
-    for(int prec=1; prec<=9; prec++){
-      len = snprintf(b, sizeof(b), "%.*g", prec, (double)a[i]);
-      if( strtof(b, 0)==a[i] ) break;
-    }
-    memcpy(z+j, b, (size_t)len);
-    j += (size_t)len;
+    j += (size_t)format_f32(z+j, a[i]);
   }
   z[j++] = ']';
   z[j] = 0;

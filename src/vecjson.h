@@ -31,7 +31,8 @@ int cvec_json_parse(const char *z, size_t n, float *aOut, uint32_t nOut,
 
 /*
 ** Print n floats as a JSON array, each with the fewest significant digits
-** that read back to the same float32 ("[0.1,2,-3.5]").  Returns a malloc()ed
+** that read back to the same float32, laid out as JavaScript prints numbers
+** ("[0.1,2,-3.5,100,1e-8]").  Returns a malloc()ed
 ** string (*pLen its length), or NULL on OOM.  The values must be finite.
 */
 char *cvec_json_print(const float *a, uint32_t n, size_t *pLen);

@@ -96,6 +96,7 @@ static int sqlite_code(int rc){
     case CVEC_NOMEM:      return SQLITE_NOMEM;
     case CVEC_IOERR:      return SQLITE_IOERR;
     case CVEC_CANTOPEN:   return SQLITE_CANTOPEN;
+    case CVEC_NOTFOUND:   return SQLITE_CANTOPEN;
     case CVEC_CORRUPT:    return SQLITE_CORRUPT_VTAB;
     case CVEC_BUSY:       return SQLITE_BUSY;
     case CVEC_READONLY:   return SQLITE_READONLY;
@@ -288,7 +289,8 @@ static int open_segment(cvec_vtab *p, int flags, char **pzErr){
   int rc = cvec_seg_open(p->zPath, p->zName, p->dim, flags, &p->seg, zErr);
   if( rc ){
     char *z;
-    if( rc==CVEC_CANTOPEN && p->dim==0 && (flags & CVEC_OPEN_CREATE) ){
+    if( rc==CVEC_NOTFOUND && p->dim==0 && !p->readonly
+     && (flags & CVEC_OPEN_CREATE) ){
       z = sqlite3_mprintf(CVEC_PREFIX "%s; dimension= is required to create it",
                           zErr);
     }else{
@@ -548,9 +550,10 @@ static int cursor_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
 /* Writing                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Describe an id value for a message: 7, 7.5, 'abc'. */
-static char *describe_value(sqlite3_value *v){
-  switch( sqlite3_value_type(v) ){
+/* Describe an id value for a message: 7, 7.5, 'abc'.  eType is the value's
+** type as given, before cvec_id_from_value() converted numeric text. */
+static char *describe_value(sqlite3_value *v, int eType){
+  switch( eType ){
     case SQLITE_TEXT:
       return sqlite3_mprintf("'%q'", (const char*)sqlite3_value_text(v));
     case SQLITE_BLOB:
@@ -589,9 +592,10 @@ static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   sqlite3_value *vId = argv[2];
   if( sqlite3_value_type(vId)==SQLITE_NULL ) vId = argv[1];
   uint32_t id = 0;
+  int eIdType = sqlite3_value_type(vId);
   int eId = cvec_id_from_value(vId, &id);
   if( eId==CVEC_ID_NOTINT || eId==CVEC_ID_RANGE ){
-    char *zV = describe_value(vId);
+    char *zV = describe_value(vId, eIdType);
     if( zV==0 ) return SQLITE_NOMEM;
     if( eId==CVEC_ID_NOTINT ){
       set_error(p, CVEC_PREFIX "id %s is not an integer", zV);
@@ -604,8 +608,9 @@ static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   if( eId==CVEC_ID_OK && sqlite3_value_type(argv[1])!=SQLITE_NULL
    && sqlite3_value_type(argv[2])!=SQLITE_NULL ){
     uint32_t rid;
+    int eRowidType = sqlite3_value_type(argv[1]);
     if( cvec_id_from_value(argv[1], &rid)!=CVEC_ID_OK || rid!=id ){
-      char *zV = describe_value(argv[1]);
+      char *zV = describe_value(argv[1], eRowidType);
       if( zV==0 ) return SQLITE_NOMEM;
       set_error(p, CVEC_PREFIX "rowid %s and id %u differ", zV, id);
       sqlite3_free(zV);

@@ -256,29 +256,43 @@ proc f32 {x} {
   cvec_f32_shortest $v
 }
 
+# The float32 V in the form cvec_to_json prints it: the fewest significant
+# digits that read back as the same float32, laid out as JavaScript prints
+# numbers (plain for 1e-6 <= |v| < 1e21, else d.ddde+XX / d.ddde-XX).
 proc cvec_f32_shortest {v} {
   if {$v != $v} { return NaN }
   if {$v == Inf} { return Inf }
   if {$v == -Inf} { return -Inf }
   if {$v == 0} {
-    # (not via expr: it would turn the string -0 into the number 0)
-    if {[binary format r $v] eq [binary format i 0x80000000]} {
-      return -0
-    }
+    # (expr would turn a "-0" result into 0)
+    if {[binary format r $v] eq [binary format r -0.0]} { return -0 }
     return 0
   }
-  # The shortest %g form that strtof() would read back as the same float32.
-  # (3.4028235677973366e38 is where float32 rounding turns to infinity;
-  # Tcl's [binary format r] clamps instead, so check it separately.)
   for {set p 1} {$p <= 9} {incr p} {
-    set s [format %.${p}g $v]
+    set s [format %.[expr {$p - 1}]e $v]
+    # binary format r clamps values that would round to infinity (from
+    # FLT_MAX plus half a unit) to FLT_MAX: refuse those candidates
     if {abs($s) >= 3.4028235677973366e38} continue
     binary scan [binary format r $s] r back
-    if {$back == $v} {
-      return $s
-    }
+    if {$back == $v} break
   }
-  return [format %.9g $v]
+  regexp {^(-?)(\d)(?:\.(\d+))?e([-+]\d+)$} $s -> sign d0 rest exp
+  set digits [string trimright "$d0$rest" 0]
+  if {$digits eq ""} { set digits 0 }
+  set exp [scan $exp %d]
+  set nd [string length $digits]
+  if {$exp >= 0 && $exp < 21} {
+    if {$nd <= $exp + 1} {
+      return "$sign$digits[string repeat 0 [expr {$exp + 1 - $nd}]]"
+    }
+    return "$sign[string range $digits 0 $exp].[string range $digits [expr {$exp + 1}] end]"
+  }
+  if {$exp < 0 && $exp >= -6} {
+    return "${sign}0.[string repeat 0 [expr {-$exp - 1}]]$digits"
+  }
+  set m [string index $digits 0]
+  if {$nd > 1} { append m . [string range $digits 1 end] }
+  return "$sign${m}e[expr {$exp < 0 ? "-" : "+"}][expr {abs($exp)}]"
 }
 
 # blob_hex BLOB

@@ -249,7 +249,7 @@ static void test_open_errors(void){
   char zErr[CVEC_ERRMSG_MAX];
   cvec_seg *p;
   int rc = cvec_seg_open("nonexistent.vec", "nonexistent.vec", 0, 0, &p, zErr);
-  CHECK("7.0 missing", rc==CVEC_CANTOPEN && p==0
+  CHECK("7.0 missing", rc==CVEC_NOTFOUND && p==0
         && strcmp(zErr, "nonexistent.vec: no such file")==0);
   rc = cvec_seg_open("sub/dir/new.vec", "sub/dir/new.vec", 8, CVEC_OPEN_CREATE,
                      &p, zErr);
