@@ -190,8 +190,14 @@ int cvec_seg_index_range(cvec_seg *p, uint32_t from, uint32_t to){
   }
   for(uint32_t i=from; i<to; i++){
     uint32_t id = cvec_seg_record_id(p, i);
+    int64_t r = (id && p->xidx) ? cvec_idxfile_get(p->xidx, id, i) : -1;
+    if( r==-2 ){
+      /* Damage in the index file: start over without it.  The records
+      ** indexed so far in this call are covered again from record 0. */
+      return cvec_seg_drop_idxfile(p);
+    }
     /* reserve() made room, so put() cannot fail here */
-    if( id==0 || cvec_index_put(&p->idx, id, i)==0 ){
+    if( id==0 || r>=0 || cvec_index_put(&p->idx, id, i)==0 ){
       p->nskip++;
     }else if( id>p->maxId ){
       p->maxId = id;
@@ -200,14 +206,41 @@ int cvec_seg_index_range(cvec_seg *p, uint32_t from, uint32_t to){
   return CVEC_OK;
 }
 
-/* Forget the index and rebuild it over [0, count). */
-static int reindex(cvec_seg *p){
+int cvec_seg_reset_overlay(cvec_seg *p, uint32_t newBase){
   cvec_index_free(&p->idx);
-  p->maxId = 0;
-  p->nskip = 0;
-  int rc = cvec_seg_index_range(p, 0, p->count);
-  p->maxIdCommitted = p->maxId;
+  p->base = newBase;
+  p->maxId = p->xidx ? cvec_idxfile_max_id(p->xidx) : 0;
+  p->nskip = p->xidx ? cvec_idxfile_nskip(p->xidx) : 0;
+  int rc = cvec_seg_index_range(p, newBase, p->nrec);
+  if( rc==CVEC_OK && p->nrec==p->count ) p->maxIdCommitted = p->maxId;
   return rc;
+}
+
+int cvec_seg_drop_idxfile(cvec_seg *p){
+  cvec_idxfile_close(p->xidx);
+  p->xidx = 0;
+  p->idxDirty = 0;
+  /* A handle that may write replaces the file at once (one pass over the
+  ** records, as the overlay would cost), so the damage is not met again. */
+  if( !p->readonly ) p->xidx = cvec_idxfile_build(p, p->zIdxPath, p->count);
+  return cvec_seg_reset_overlay(p, p->xidx ? cvec_idxfile_covered(p->xidx) : 0);
+}
+
+/*
+** Find the index file for the committed records and make the overlay cover
+** the rest.  A missing, foreign or damaged file is rebuilt when this handle
+** may write; otherwise (read-only directory, readonly=1) the overlay holds
+** every id, which costs one pass over the file at open.
+*/
+static int attach_idxfile(cvec_seg *p){
+  const char *zWhy = 0;
+  cvec_idxfile_close(p->xidx);
+  p->xidx = cvec_idxfile_open(p, p->zIdxPath, !p->readonly, &zWhy);
+  if( p->xidx==0 && !p->readonly ){
+    p->xidx = cvec_idxfile_build(p, p->zIdxPath, p->count);
+  }
+  p->idxDirty = 0;
+  return cvec_seg_reset_overlay(p, p->xidx ? cvec_idxfile_covered(p->xidx) : 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -385,6 +418,8 @@ int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
   p->fd = fd;
   p->zPath = strdup(zPath);
   p->zName = strdup(zName);
+  p->zIdxPath = malloc(strlen(zPath)+5);
+  if( p->zIdxPath ) sprintf(p->zIdxPath, "%s.idx", zPath);
   p->dim = fileDim;
   p->recsize = 4 + 4*(size_t)fileDim;
   p->readonly = readonly;
@@ -392,12 +427,12 @@ int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
   p->limit = CVEC_MAX_ID;
   p->count = p->nflushed = p->nrec = count;
   cvec_index_init(&p->idx);
-  if( p->zPath==0 || p->zName==0 ){
+  if( p->zPath==0 || p->zName==0 || p->zIdxPath==0 ){
     cvec_seg_close(p);
     return open_error(zErr, CVEC_NOMEM, "out of memory");
   }
   rc = cvec_seg_map(p, count);
-  if( rc==CVEC_OK ) rc = reindex(p);
+  if( rc==CVEC_OK ) rc = attach_idxfile(p);
   if( rc ){
     memcpy(zErr, p->zErr, CVEC_ERRMSG_MAX);
     cvec_seg_close(p);
@@ -410,11 +445,14 @@ int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
 void cvec_seg_close(cvec_seg *p){
   if( p==0 ) return;
   if( p->locked ) (void)cvec_seg_rollback(p);
+  if( p->xidx && p->idxDirty ) (void)cvec_idxfile_sync(p->xidx);
+  cvec_idxfile_close(p->xidx);
   if( p->map ) munmap(p->map, p->mapLen);
   cvec_index_free(&p->idx);
   free(p->aBuf);
   free(p->zPath);
   free(p->zName);
+  free(p->zIdxPath);
   close(p->fd);
   free(p);
 }
@@ -429,6 +467,17 @@ int cvec_seg_refresh(cvec_seg *p){
   if( p->locked ) return CVEC_OK;
   rc = cvec_seg_read_count(p, &count);
   if( rc ) return rc;
+  if( p->broken ){
+    /* A failed refresh left the indexes unusable: set everything up again
+    ** for the current count, as at open. */
+    rc = cvec_seg_map(p, count);
+    if( rc ) return rc;
+    p->count = p->nflushed = p->nrec = count;
+    rc = attach_idxfile(p);
+    if( rc ) return rc;
+    p->broken = 0;
+    return CVEC_OK;
+  }
   if( count==p->count ) return CVEC_OK;
   /* The view is [0, count) only after both the map and the index cover it;
   ** on failure the handle keeps its old view. */
@@ -437,18 +486,26 @@ int cvec_seg_refresh(cvec_seg *p){
   if( count > p->count ){
     uint32_t old = p->count;
     p->count = p->nflushed = p->nrec = count;
-    rc = cvec_seg_index_range(p, old, count);
-    if( rc ){
-      p->count = p->nflushed = p->nrec = old;
-      return rc;
+    /* Another writer may have brought the index file forward (or rebuilt
+    ** it under the same name): then the overlay starts where it ends. */
+    int r = p->xidx ? cvec_idxfile_reload(p->xidx, p) : 0;
+    if( r<0 ){
+      rc = attach_idxfile(p);
+    }else if( r>0 ){
+      rc = cvec_seg_reset_overlay(p, cvec_idxfile_covered(p->xidx));
+    }else{
+      rc = cvec_seg_index_range(p, old, count);
+      if( rc==CVEC_OK ) p->maxIdCommitted = p->maxId;
     }
-    p->maxIdCommitted = p->maxId;
   }else{
     /* The count went down: the file was repaired or replaced behind our
-    ** back.  Records may have changed, so rebuild the index from scratch. */
+    ** back.  Records may have changed: find or build the index anew. */
     p->count = p->nflushed = p->nrec = count;
-    rc = reindex(p);
+    rc = attach_idxfile(p);
   }
+  /* Out of memory half-way: the indexes may miss ids.  Answer nothing
+  ** until a later refresh has set them up again. */
+  if( rc ) p->broken = 1;
   return rc;
 }
 
@@ -479,11 +536,21 @@ uint32_t cvec_seg_record_id(cvec_seg *p, uint32_t i){
 int cvec_seg_record_visible(cvec_seg *p, uint32_t i){
   if( p->nskip==0 ) return 1;   /* no id 0, no duplicates: all visible */
   uint32_t id = cvec_seg_record_id(p, i);
-  return id!=0 && cvec_index_get(&p->idx, id)==(int64_t)i;
+  return id!=0 && cvec_seg_lookup(p, id)==(int64_t)i;
 }
 
 int64_t cvec_seg_lookup(cvec_seg *p, uint32_t id){
-  int64_t r = cvec_index_get(&p->idx, id);
+  int64_t r = -1;
+  if( p->xidx ){
+    r = cvec_idxfile_get(p->xidx, id, p->nrec);
+    if( r==-2 ){
+      /* Damage: never answer from this file again.  On OOM rebuilding the
+      ** overlay the answer is "not found"; the error is in zErr. */
+      if( cvec_seg_drop_idxfile(p) ) return -1;
+      r = -1;
+    }
+  }
+  if( r<0 ) r = cvec_index_get(&p->idx, id);
   /* The index is derived data: trust a hit only if the record agrees. */
   if( r<0 || r>=(int64_t)p->nrec || cvec_seg_record_id(p, (uint32_t)r)!=id ){
     return -1;

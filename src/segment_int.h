@@ -7,6 +7,7 @@
 #define CVEC_SEGMENT_INT_H
 
 #include "cvec_segment.h"
+#include "segment_idxfile.h"
 #include "segment_index.h"
 
 #include <stdarg.h>
@@ -20,13 +21,21 @@
 **   [nflushed, nrec)     pending, still in aBuf
 **
 ** Invariants: count <= nflushed <= nrec; nflushed == nrec == count unless the
-** write lock is held; the map covers at least [0, nflushed); the index holds
-** the first occurrence of every non-zero id in [0, nrec).
+** write lock is held; the map covers at least [0, nflushed).
+**
+** Ids are found through two indexes: the persistent index file (xidx, see
+** segment_idxfile.h) covers records [0, base), and the in-memory overlay
+** (idx) covers [base, nrec): commits of other handles not yet in the file,
+** and this handle's pending records.  Between them they hold the first
+** occurrence of every non-zero id in [0, nrec).  Without a usable index
+** file (read-only directory, readonly=1, damage) base is 0 and the overlay
+** holds everything.  base <= count.
 */
 struct cvec_seg {
   int fd;
   char *zPath;              /* path used for open(), may be absolute */
   char *zName;              /* path as the user wrote it, for messages */
+  char *zIdxPath;           /* the index file: zPath + ".idx" */
   uint32_t dim;             /* floats per vector, 1..CVEC_MAX_DIM */
   size_t recsize;           /* 4 + 4*dim */
   int readonly;             /* opened O_RDONLY */
@@ -43,12 +52,17 @@ struct cvec_seg {
   unsigned char *aBuf;      /* pending records [nflushed, nrec) */
   size_t nBufAlloc;         /* records aBuf has room for */
 
-  cvec_index idx;
+  cvec_idxfile *xidx;       /* persistent index of [0, base), or NULL */
+  uint32_t base;            /* records indexed by xidx */
+  int idxDirty;             /* this handle extended xidx without syncing it */
+  cvec_index idx;           /* overlay: ids of records [base, nrec) */
   uint32_t maxId;           /* largest id in [0, nrec) */
   uint32_t maxIdCommitted;  /* largest id in [0, count) */
   uint32_t nskip;           /* id-0 and duplicate records in [0, nrec) */
 
   int locked;               /* this handle holds the write lock */
+  int broken;               /* a refresh failed: indexes unusable until the
+                            ** next refresh sets them up again */
   int touched;              /* this transaction wrote bytes past the count */
   int synced;               /* cvec_seg_sync done, nothing appended or cut
                             ** since: commit need not sync the rows again */
@@ -66,8 +80,15 @@ static inline off_t cvec_rec_offset(const cvec_seg *p, uint32_t i){
 
 /* Map [0, 16 + n*recsize) of the file, replacing the current map. */
 int cvec_seg_map(cvec_seg *p, uint32_t n);
-/* Index records [from, to) and update maxId/nskip; on OOM nothing changes. */
+/* Index records [from, to) in the overlay and update maxId/nskip; on OOM
+** nothing changes. */
 int cvec_seg_index_range(cvec_seg *p, uint32_t from, uint32_t to);
+/* Make the overlay cover [newBase, nrec) again, xidx covering [0, newBase). */
+int cvec_seg_reset_overlay(cvec_seg *p, uint32_t newBase);
+/* Stop using the index file (damage, I/O error): the overlay takes over. */
+int cvec_seg_drop_idxfile(cvec_seg *p);
+/* Bring the index file up to the committed count after a commit (writer). */
+void cvec_seg_update_idxfile(cvec_seg *p);
 /* Read the header's count and check the file holds that many records. */
 int cvec_seg_read_count(cvec_seg *p, uint32_t *pCount);
 /* pwrite all of n bytes at off, retrying short writes and EINTR. */

@@ -232,6 +232,35 @@ int cvec_seg_sync(cvec_seg *p){
   return CVEC_OK;
 }
 
+/*
+** After a commit: add the new records to the index file, so that the next
+** open finds them without reading the .vec.  Nothing here can fail the
+** commit: a file that cannot be extended stays valid for what it covers
+** (the overlay covers the rest), a full one is rebuilt twice as large, a
+** damaged one rebuilt or dropped.
+*/
+void cvec_seg_update_idxfile(cvec_seg *p){
+  cvec_idxfile *x = p->xidx;
+  if( x==0 || !cvec_idxfile_writable(x) ) return;
+  int r = cvec_idxfile_extend(x, p, p->count);
+  if( r==0 ){
+    p->idxDirty = 1;
+  }else if( r==1 ){
+    cvec_idxfile *y = cvec_idxfile_build(p, p->zIdxPath, p->count);
+    if( y ){
+      cvec_idxfile_close(x);
+      p->xidx = y;
+      p->idxDirty = 0;
+    }
+  }else if( r==-2 ){
+    (void)cvec_seg_drop_idxfile(p);
+    return;
+  }
+  if( cvec_idxfile_covered(p->xidx)==p->count ){
+    (void)cvec_seg_reset_overlay(p, p->count);   /* empties the overlay */
+  }
+}
+
 int cvec_seg_commit(cvec_seg *p){
   int rc;
   if( !p->locked ) return CVEC_OK;
@@ -248,6 +277,7 @@ int cvec_seg_commit(cvec_seg *p){
       ** only means they may not survive a power loss, and is reported. */
       p->count = p->nrec;
       p->maxIdCommitted = p->maxId;
+      cvec_seg_update_idxfile(p);
       if( p->syncMode==CVEC_SYNC_FULL && cvec_fdatasync(p->fd) ){
         cvec_seg_error(p, CVEC_IOERR, "%s: fdatasync failed: %s",
                        p->zName, strerror(errno));

@@ -1,0 +1,105 @@
+/*
+** segment_idxfile.h — the persistent id index of a segment: a sidecar file
+** "<segment>.idx" beside the .vec, memory-mapped, holding an open-addressing
+** hash table from id to record number for the first `covered` records.
+**
+** FILE FORMAT (all fields little-endian)
+**
+**   OFFSET  SIZE  DESCRIPTION
+**      0      4   magic: the bytes 'C' 'V' 'I' 'X'
+**      4      4   version: 1
+**      8      4   k: the table has 2^k slots (4 <= k <= 31)
+**     12      4   salt: random per file; seeds slot positions and checks
+**     16      4   covered: records [0, covered) of the .vec are indexed
+**     20      4   dimension of the .vec
+**     24      4   the largest id among the covered records
+**     28      4   covered records skipped: id 0, or an id seen before
+**     32      8   fingerprint of the .vec: FNV-1a over its bytes 0..11, its
+**                 first record and its record covered-1
+**     40      8   boot: hash of the kernel's boot id when the file was last
+**                 written without being synced (0 when synced)
+**     48     12   reserved, zero
+**     60      4   CRC-32 of bytes 0..59
+**     64   12*2^k slots, slot s: id (u32, 0 if empty), record (u32),
+**                 check (u32) = mix(id, record, s, salt)
+**
+** WHY IT CAN BE TRUSTED (SPEC §2).  The index is derived data; nothing is
+** believed without a check:
+**   - the header is used only if its CRC, magic, version, dimension and
+**     fingerprint agree with the .vec, and covered <= the .vec's count; else
+**     the file is rebuilt (or, where it cannot be written, an index is built
+**     in memory);
+**   - every slot carries a check over its contents and its own position, so
+**     a zeroed, torn, shifted or garbled slot is seen as damage when a probe
+**     reads it, and damage makes the caller stop using the file: a damaged
+**     slot can neither invent a hit nor hide a row;
+**   - every hit is compared with the id stored in the .vec;
+**   - writes to the index are not synced at commit (it can be rebuilt), so
+**     the header records the boot it was written in; after a crash of the
+**     machine (a new boot id) such a file is rebuilt, because its pages may
+**     have reached the disk in any order.
+**
+** Invariants of a file whose header checks out: 2*covered <= 2^k (at most
+** half full); each non-zero id of [0, covered) appears in exactly one slot,
+** with the number of its first record.  Slots may also hold ids of records
+** in [covered, count) (an update interrupted before its header): lookups
+** ignore hits at or past the caller's visible record count.
+*/
+#ifndef CVEC_SEGMENT_IDXFILE_H
+#define CVEC_SEGMENT_IDXFILE_H
+
+#include <stdint.h>
+
+typedef struct cvec_seg cvec_seg;
+typedef struct cvec_idxfile cvec_idxfile;
+
+#define CVEC_IDX_HEADER_SIZE 64u
+#define CVEC_IDX_SLOT_SIZE   12u
+
+/*
+** Open the index of segment p at zPath and check it against p's committed
+** records.  Returns the handle, or NULL if the file is missing, unreadable,
+** foreign, damaged or stale beyond use; then *pzWhy says why (static text).
+** writable: map it for writing too (the caller may extend it).
+*/
+cvec_idxfile *cvec_idxfile_open(cvec_seg *p, const char *zPath, int writable,
+                                const char **pzWhy);
+
+/*
+** Build a new index of p's records [0, count) in a temporary file, sync it
+** and rename it to zPath.  Returns the opened handle, or NULL if the file
+** could not be written (read-only directory, I/O error: errno is set).
+*/
+cvec_idxfile *cvec_idxfile_build(cvec_seg *p, const char *zPath,
+                                 uint32_t count);
+
+void cvec_idxfile_close(cvec_idxfile *x);
+
+/*
+** Record number of id, or -1 if absent, or -2 if a damaged slot was met
+** (stop using this index).  Only hits below nVisible are returned.
+*/
+int64_t cvec_idxfile_get(const cvec_idxfile *x, uint32_t id, uint32_t nVisible);
+
+uint32_t cvec_idxfile_covered(const cvec_idxfile *x);
+uint32_t cvec_idxfile_max_id(const cvec_idxfile *x);
+uint32_t cvec_idxfile_nskip(const cvec_idxfile *x);
+int cvec_idxfile_writable(const cvec_idxfile *x);
+
+/*
+** Add records [covered, to) of p to the index and publish the new header
+** (not synced; see above).  Only the holder of the segment's write lock
+** calls this.  Returns 0, 1 if the table is too full (rebuild it bigger),
+** -2 if damage was met, or -1 on an I/O error.
+*/
+int cvec_idxfile_extend(cvec_idxfile *x, cvec_seg *p, uint32_t to);
+
+/* Sync the file and mark its header synced (boot 0).  -1 on error. */
+int cvec_idxfile_sync(cvec_idxfile *x);
+
+/* Re-read the header from the file: 1 if another writer extended it and
+** it still checks out (the handle now covers more), 0 if unchanged, -1 if
+** it no longer checks out (stop using it). */
+int cvec_idxfile_reload(cvec_idxfile *x, cvec_seg *p);
+
+#endif /* CVEC_SEGMENT_IDXFILE_H */
