@@ -228,6 +228,17 @@ static void make_dir(const char *zPath){
   }
 }
 
+/* snprintf for paths: a path that does not fit is an error, not cut. */
+#define PATH_MAX_LEN 4096
+static void mkpath(char *zOut, const char *zFmt, ...){
+  va_list ap;
+  int n;
+  va_start(ap, zFmt);
+  n = vsnprintf(zOut, PATH_MAX_LEN, zFmt, ap);
+  va_end(ap);
+  if( n<0 || n>=PATH_MAX_LEN ) die("path too long: %s...", zOut);
+}
+
 /* kB value of a "Name:   1234 kB" line of /proc/self/status, in MiB. */
 static double status_mib(const char *zName){
   FILE *f = fopen("/proc/self/status", "r");
@@ -389,7 +400,7 @@ static double lookups(sqlite3 *db, sqlite3_stmt *st, long n, int dim, long k,
 static void run_engine(int eng, const config *c, const char *zDir, result *r){
   const long n = c->n;
   const int dim = c->dim;
-  char zDb[4096], zVecs[4096], zSql[512];
+  char zDb[PATH_MAX_LEN], zVecs[PATH_MAX_LEN], zSql[512];
   double anon = 0, t[MAX_RUNS], t2[MAX_RUNS];
   sqlite3 *db = 0;
   sqlite3_stmt *st;
@@ -402,8 +413,8 @@ static void run_engine(int eng, const config *c, const char *zDir, result *r){
   /* 1. Bulk insert, into a new database each run; the last one stays. */
   r->insert_runs = write_runs(n, dim);
   for(int run=0; run<r->insert_runs; run++){
-    snprintf(zDb, sizeof(zDb), "%s/r%d.db", zDir, run);
-    snprintf(zVecs, sizeof(zVecs), "%s/r%d.vecs", zDir, run);
+    mkpath(zDb, "%s/r%d.db", zDir, run);
+    mkpath(zVecs, "%s/r%d.vecs", zDir, run);
     db = open_db(zDb, eng);
     if( eng==ENG_CVEC ){
       snprintf(zSql, sizeof(zSql),
@@ -431,8 +442,8 @@ static void run_engine(int eng, const config *c, const char *zDir, result *r){
     sample_anon(&anon);
     if( run+1 < r->insert_runs ){
       close_db(db);
-      char zJ[4200];
-      snprintf(zJ, sizeof(zJ), "%s-journal", zDb);
+      char zJ[PATH_MAX_LEN];
+      mkpath(zJ, "%s-journal", zDb);
       rm_rf(zDb); rm_rf(zJ); rm_rf(zVecs);
     }
   }
@@ -583,7 +594,7 @@ static void run_engine(int eng, const config *c, const char *zDir, result *r){
     db = 0;
   }
   r->fresh_s = median(t, FRESH_RUNS);
-  r->load_s = median(t2, FRESH_RUNS);
+  r->load_s = eng==ENG_CVEC ? median(t2, FRESH_RUNS) : -1;
   sample_anon(&anon);
 
   r->anon_mib = anon;
@@ -654,7 +665,7 @@ static void run_child(int eng, const config *c, const char *zDir, result *r){
 
 static void raw_disk(const config *c, const char *zDir, raw_result *r){
   double total = (double)c->n * (4.0 + 4.0*c->dim);
-  char zPath[4096];
+  char zPath[PATH_MAX_LEN];
   double t[MAX_RUNS];
   unsigned char *buf = malloc(CHUNK);
   uint64_t s = SEED ^ 0x726177u;
@@ -663,7 +674,7 @@ static void raw_disk(const config *c, const char *zDir, raw_result *r){
     uint64_t x = rnd(&s);
     memcpy(buf+i, &x, 8);
   }
-  snprintf(zPath, sizeof(zPath), "%s/raw.bin", zDir);
+  mkpath(zPath, "%s/raw.bin", zDir);
   r->runs = write_runs(c->n, c->dim);
   for(int run=0; run<r->runs; run++){
     double t0 = now(), left = total;
@@ -689,28 +700,35 @@ static void raw_disk(const config *c, const char *zDir, raw_result *r){
 /* Output                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* A number for a table cell: thousands separators above 1000, three
-** significant digits or so below.  Rotating static buffers. */
-static const char *num(double v){
+/* Rotating static buffers for the formatters below. */
+static char *fmt_buf(void){
   static char aBuf[8][40];
   static int i = 0;
-  char *z = aBuf[i++ % 8];
-  if( v<0 ) return "-";
-  if( v>=999.5 ){
-    char tmp[40];
-    int len = snprintf(tmp, sizeof(tmp), "%.0f", v), o = 0;
-    for(int j=0; j<len; j++){
-      if( j>0 && (len-j)%3==0 ) z[o++] = ',';
-      z[o++] = tmp[j];
-    }
-    z[o] = 0;
-  }else if( v>=99.95 ){
-    snprintf(z, 40, "%.1f", v);
-  }else if( v>=9.995 ){
-    snprintf(z, 40, "%.2f", v);
-  }else{
-    snprintf(z, 40, "%.3f", v);
+  return aBuf[i++ % 8];
+}
+
+/* An integer with thousands separators: 1,234,567 */
+static const char *count(double v){
+  char tmp[40], *z = fmt_buf();
+  int len = snprintf(tmp, sizeof(tmp), "%.0f", v), o = 0;
+  for(int j=0; j<len; j++){
+    if( j>0 && tmp[j-1]!='-' && (len-j)%3==0 ) z[o++] = ',';
+    z[o++] = tmp[j];
   }
+  z[o] = 0;
+  return z;
+}
+
+/* A number for a table cell: an integer with separators from 1000 up,
+** three or four significant digits below; "-" for a missing (<0) value. */
+static const char *num(double v){
+  char *z;
+  if( v<0 ) return "-";
+  if( v>=999.5 ) return count(v);
+  z = fmt_buf();
+  if( v>=99.95 ) snprintf(z, 40, "%.1f", v);
+  else if( v>=9.995 ) snprintf(z, 40, "%.2f", v);
+  else snprintf(z, 40, "%.3f", v);
   return z;
 }
 
@@ -740,7 +758,7 @@ static void figures(const config *c, const result *r, const raw_result *raw,
   a[4] = (double)c->n / r->scan_s;
   a[5] = 1e3 * r->join_s;
   a[6] = 1e6 * r->fresh_s;
-  a[7] = r->load_s > 0 ? 1e6 * r->load_s : -1;
+  a[7] = r->load_s >= 0 ? 1e6 * r->load_s : -1;
   a[8] = r->hwm_mib;
   a[9] = r->anon_mib;
 }
@@ -765,7 +783,7 @@ static void print_config(const config *c, const result *r, const raw_result *raw
   figures(c, &r[ENG_PLAIN], raw, a[ENG_PLAIN]);
 
   printf("\n== N = %s vectors, dimension %d: %s MB of records "
-         "(%d bytes each) ==\n\n", num((double)c->n), c->dim,
+         "(%d bytes each) ==\n\n", count((double)c->n), c->dim,
          num(bytes/1e6), 4+4*c->dim);
   printf("raw disk, same directory: %s MB written in 1 MiB chunks + fsync: "
          "%s MB/s = %s vectors/s (median of %d)\n\n",
@@ -786,9 +804,9 @@ static void print_config(const config *c, const result *r, const raw_result *raw
   printf("\nruns (median of): insert %d; lookups %d x %s (autocommit %s); "
          "scan %d (x%d each); join %d (x%d each), %s rows per query; "
          "fresh connection %d\n",
-         r[0].insert_runs, r[0].tx_runs, num((double)r[0].k_tx),
-         num((double)r[0].k_ac), r[0].scan_runs, r[0].scan_inner,
-         r[0].join_runs, r[0].join_inner, num((double)r[0].join_rows),
+         r[0].insert_runs, r[0].tx_runs, count((double)r[0].k_tx),
+         count((double)r[0].k_ac), r[0].scan_runs, r[0].scan_inner,
+         r[0].join_runs, r[0].join_inner, count((double)r[0].join_rows),
          r[0].fresh_runs);
   if( r[ENG_CVEC].join_rows!=r[ENG_PLAIN].join_rows ){
     die("the join returned %ld rows on cvec, %ld on plain",
@@ -804,6 +822,11 @@ static void print_config(const config *c, const result *r, const raw_result *raw
 /* ------------------------------------------------------------------------ */
 /* main                                                                      */
 /* ------------------------------------------------------------------------ */
+
+static const char *sync_name(const char *z){
+  static const char *const az[] = { "OFF", "NORMAL", "FULL", "EXTRA" };
+  return z[0]>='0' && z[0]<='3' && z[1]==0 ? az[z[0]-'0'] : "?";
+}
 
 static void usage(FILE *f){
   fprintf(f,
@@ -854,7 +877,7 @@ int main(int argc, char **argv){
   long aN[16], aDim[16];
   int nN = 0, nDim = 0, quick = 0;
   const char *zDirOpt = 0;
-  char zRoot[4096];
+  char zRoot[PATH_MAX_LEN];
   int ownRoot = 0;
   double tStart = now();
 
@@ -895,9 +918,6 @@ int main(int argc, char **argv){
     }
   }
   if( g_ext==0 ){ usage(stderr); die("--ext is required"); }
-  if( g_k_ac && g_k==0 ){
-    /* --k-autocommit alone: the in-transaction count stays the default */
-  }
 
   if( nN || nDim ){
     if( quick ) die("--quick and --n/--dim exclude each other");
@@ -920,7 +940,7 @@ int main(int argc, char **argv){
   /* Scratch directory */
   if( zDirOpt ){
     struct stat st;
-    snprintf(zRoot, sizeof(zRoot), "%s", zDirOpt);
+    mkpath(zRoot, "%s", zDirOpt);
     if( stat(zRoot, &st)==0 ){
       if( !S_ISDIR(st.st_mode) ) die("--dir %s: not a directory", zRoot);
     }else{
@@ -930,7 +950,7 @@ int main(int argc, char **argv){
   }else{
     const char *zTmp = getenv("TMPDIR");
     if( zTmp==0 || zTmp[0]==0 ) zTmp = "/tmp";
-    snprintf(zRoot, sizeof(zRoot), "%s/cvec_bench.XXXXXX", zTmp);
+    mkpath(zRoot, "%s/cvec_bench.XXXXXX", zTmp);
     if( mkdtemp(zRoot)==0 ) die("mkdtemp %s: %s", zRoot, strerror(errno));
     ownRoot = 1;
   }
@@ -939,9 +959,9 @@ int main(int argc, char **argv){
   /* Header: versions, settings, machine. */
   char zCvecVer[64], zJournal[32], zSync[32], zPage[32], zCache[32];
   {
-    char zProbe[4200];
+    char zProbe[PATH_MAX_LEN];
     sqlite3 *db;
-    snprintf(zProbe, sizeof(zProbe), "%s/probe.db", zRoot);
+    mkpath(zProbe, "%s/probe.db", zRoot);
     db = open_db(zProbe, ENG_CVEC);
     query_text(db, "SELECT cvec_version()", zCvecVer, sizeof(zCvecVer));
     query_text(db, "PRAGMA journal_mode", zJournal, sizeof(zJournal));
@@ -973,8 +993,8 @@ int main(int argc, char **argv){
     printf("plain:     CREATE TABLE t(id INTEGER PRIMARY KEY, vector BLOB), "
            "SQLite defaults:\n"
            "           journal_mode=%s (rollback journal), synchronous=%s "
-           "(2 = FULL),\n           page_size=%s, cache_size=%s\n",
-           zJournal, zSync, zPage, zCache);
+           "(%s),\n           page_size=%s, cache_size=%s (KiB when negative)\n",
+           zJournal, zSync, sync_name(zSync), zPage, zCache);
     printf("cvec:      CREATE VIRTUAL TABLE t USING cvec_segment(dir=..., "
            "dimension=D),\n           default sync=full; its database has the "
            "same SQLite defaults\n");
@@ -993,16 +1013,16 @@ int main(int argc, char **argv){
   double aRatio[MAX_CONFIGS][N_FIG];
   for(int ci=0; ci<nCfg; ci++){
     const config *c = &aCfg[ci];
-    char zCfg[4200], zEng[4300];
+    char zCfg[PATH_MAX_LEN], zEng[PATH_MAX_LEN];
     result r[N_ENG];
     raw_result raw;
     double t0 = now();
-    snprintf(zCfg, sizeof(zCfg), "%s/n%ld-d%d", zRoot, c->n, c->dim);
+    mkpath(zCfg, "%s/n%ld-d%d", zRoot, c->n, c->dim);
     make_dir(zCfg);
     progress("[%ldx%d] raw disk", c->n, c->dim);
     raw_disk(c, zCfg, &raw);
     for(int e=0; e<N_ENG; e++){
-      snprintf(zEng, sizeof(zEng), "%s/%s", zCfg, azEngine[e]);
+      mkpath(zEng, "%s/%s", zCfg, azEngine[e]);
       progress(" | %s:", azEngine[e]);
       run_child(e, c, zEng, &r[e]);
       rm_rf(zEng);
@@ -1016,14 +1036,12 @@ int main(int argc, char **argv){
   printf("\n== summary: cvec/plain ==\n\n");
   printf("%-38s |", "figure");
   for(int ci=0; ci<nCfg; ci++){
-    char z[32];
-    snprintf(z, sizeof(z), "%s x %d",
-             aCfg[ci].n>=1000000 && aCfg[ci].n%1000000==0 ?
-               (snprintf(z+16, 16, "%ldM", aCfg[ci].n/1000000), z+16) :
-             aCfg[ci].n>=1000 && aCfg[ci].n%1000==0 ?
-               (snprintf(z+16, 16, "%ldk", aCfg[ci].n/1000), z+16) :
-               (snprintf(z+16, 16, "%ld", aCfg[ci].n), z+16),
-             aCfg[ci].dim);
+    char zN[24], z[40];
+    long n = aCfg[ci].n;
+    if( n>=1000000 && n%1000000==0 ) snprintf(zN, sizeof(zN), "%ldM", n/1000000);
+    else if( n>=1000 && n%1000==0 ) snprintf(zN, sizeof(zN), "%ldk", n/1000);
+    else snprintf(zN, sizeof(zN), "%ld", n);
+    snprintf(z, sizeof(z), "%s x %d", zN, aCfg[ci].dim);
     printf(" %11s |", z);
   }
   printf(" better\n");

@@ -461,10 +461,41 @@ void cvec_seg_close(cvec_seg *p){
 /* Reading                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/*
+** The count as it is in the file now, read through the shared map.  The
+** writer stores the count with pwrite() after its records reached the file;
+** the acquire load keeps the reads of those records, which follow, from
+** being satisfied earlier on weakly ordered CPUs.
+*/
+static uint32_t mapped_count(const cvec_seg *p){
+  uint32_t raw = __atomic_load_n((const uint32_t*)(p->map + 12), __ATOMIC_ACQUIRE);
+  unsigned char b[4];
+  memcpy(b, &raw, 4);
+  return cvec_get_u32le(b);
+}
+
+/*
+** True if nothing changed since the view was last set up: the header in the
+** map still says CVEC, version 1, our dimension and our count, and the file
+** is still long enough for the count (so reading the map cannot fault).
+** One fstat() and no read: this runs at the start of every statement.
+*/
+static int view_is_current(cvec_seg *p){
+  struct stat st;
+  unsigned char h[12];
+  if( p->broken || fstat(p->fd, &st) ) return 0;
+  if( st.st_size < cvec_rec_offset(p, p->count) ) return 0;
+  memcpy(h, CVEC_MAGIC, 4);
+  cvec_put_u32le(h+4, CVEC_VERSION_1);
+  cvec_put_u32le(h+8, p->dim);
+  return memcmp(p->map, h, 12)==0 && mapped_count(p)==p->count;
+}
+
 int cvec_seg_refresh(cvec_seg *p){
   uint32_t count;
   int rc;
   if( p->locked ) return CVEC_OK;
+  if( view_is_current(p) ) return CVEC_OK;
   rc = cvec_seg_read_count(p, &count);
   if( rc ) return rc;
   if( p->broken ){

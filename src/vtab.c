@@ -55,9 +55,16 @@ struct cvec_vtab {
   int nMarkAlloc;
 };
 
-/* Query plans (idxNum). */
+/*
+** Query plans: idxNum is one PLAN_ value, plus for PLAN_SCAN the flags of the
+** LIMIT and OFFSET it consumed; their values follow in argv in that order.
+** EXPLAIN QUERY PLAN shows idxNum ("INDEX 1:").
+*/
 #define PLAN_SCAN    0   /* every record, in file order */
 #define PLAN_LOOKUP  1   /* argv[0] is an id: at most one record */
+#define PLAN_IN      2   /* argv[0] is an IN list of ids, all at once */
+#define SCAN_LIMIT   4   /* a LIMIT value follows in argv */
+#define SCAN_OFFSET  8   /* an OFFSET value follows in argv */
 
 /*
 ** A cursor walks records [i, end) of its table's segment.  end is fixed at
@@ -69,6 +76,9 @@ struct cvec_cursor {
   sqlite3_vtab_cursor base;
   uint32_t i;            /* current record number */
   uint32_t end;          /* one past the last record this cursor may visit */
+  sqlite3_int64 nLeft;   /* rows LIMIT still allows, or -1 for no limit */
+  uint32_t *aRec;        /* PLAN_IN: the records found, visited in order */
+  uint32_t nRec, iRec, nRecAlloc;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -427,22 +437,36 @@ static int vtab_rename(sqlite3_vtab *pVtab, const char *zNew){
 #define SCAN_BASE_COST 1e7
 static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   cvec_vtab *p = (cvec_vtab*)pVtab;
-  int iEq = -1;
+  int iEq = -1, iLimit = -1, iOffset = -1, nOther = 0;
   for(int i=0; i<pInfo->nConstraint; i++){
     const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
-    if( c->usable && c->op==SQLITE_INDEX_CONSTRAINT_EQ
-     && (c->iColumn==0 || c->iColumn==-1) ){
-      iEq = i;
-      break;
+    if( c->op==SQLITE_INDEX_CONSTRAINT_LIMIT ){
+      if( c->usable ) iLimit = i;
+    }else if( c->op==SQLITE_INDEX_CONSTRAINT_OFFSET ){
+      if( c->usable ) iOffset = i;
+    }else{
+      nOther++;
+      if( iEq<0 && c->usable && c->op==SQLITE_INDEX_CONSTRAINT_EQ
+       && (c->iColumn==0 || c->iColumn==-1) ){
+        iEq = i;
+      }
     }
   }
   if( iEq>=0 ){
     pInfo->aConstraintUsage[iEq].argvIndex = 1;
     pInfo->aConstraintUsage[iEq].omit = 1;
-    pInfo->idxNum = PLAN_LOOKUP;
-    pInfo->estimatedCost = 1.0;
-    pInfo->estimatedRows = 1;
-    pInfo->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
+    if( sqlite3_vtab_in(pInfo, iEq, -1) ){
+      /* id IN (...): take the whole list in one xFilter */
+      sqlite3_vtab_in(pInfo, iEq, 1);
+      pInfo->idxNum = PLAN_IN;
+      pInfo->estimatedCost = 10.0;
+      pInfo->estimatedRows = 10;
+    }else{
+      pInfo->idxNum = PLAN_LOOKUP;
+      pInfo->estimatedCost = 1.0;
+      pInfo->estimatedRows = 1;
+      pInfo->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
+    }
     return SQLITE_OK;
   }
   double nRow = 1e6;   /* a guess, when the file cannot be opened */
@@ -450,6 +474,22 @@ static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   pInfo->idxNum = PLAN_SCAN;
   pInfo->estimatedCost = SCAN_BASE_COST + nRow;
   pInfo->estimatedRows = (sqlite3_int64)nRow;
+  /* LIMIT and OFFSET apply to the rows the scan returns only when nothing
+  ** else filters or reorders them (SQLite offers them in few cases; this
+  ** is the safe subset of those). */
+  if( nOther==0 && pInfo->nOrderBy==0 ){
+    int n = 0;
+    if( iLimit>=0 ){
+      pInfo->aConstraintUsage[iLimit].argvIndex = ++n;
+      pInfo->aConstraintUsage[iLimit].omit = 1;
+      pInfo->idxNum |= SCAN_LIMIT;
+    }
+    if( iOffset>=0 ){
+      pInfo->aConstraintUsage[iOffset].argvIndex = ++n;
+      pInfo->aConstraintUsage[iOffset].omit = 1;
+      pInfo->idxNum |= SCAN_OFFSET;
+    }
+  }
   return SQLITE_OK;
 }
 
@@ -467,7 +507,9 @@ static int cursor_open(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
 }
 
 static int cursor_close(sqlite3_vtab_cursor *cur){
-  sqlite3_free(cur);
+  cvec_cursor *c = (cvec_cursor*)cur;
+  sqlite3_free(c->aRec);
+  sqlite3_free(c);
   return SQLITE_OK;
 }
 
@@ -483,36 +525,96 @@ static void cursor_settle(cvec_cursor *c){
   while( c->i < c->end && !cvec_seg_record_visible(s, c->i) ) c->i++;
 }
 
+/* Record the found record r for a PLAN_IN cursor. */
+static int cursor_push(cvec_cursor *c, uint32_t r){
+  if( c->nRec>=c->nRecAlloc ){
+    uint32_t n = c->nRecAlloc ? c->nRecAlloc*2 : 16;
+    uint32_t *a = sqlite3_realloc64(c->aRec, (sqlite3_uint64)n*sizeof(*a));
+    if( a==0 ) return SQLITE_NOMEM;
+    c->aRec = a;
+    c->nRecAlloc = n;
+  }
+  c->aRec[c->nRec++] = r;
+  return SQLITE_OK;
+}
+
+/* A LIMIT or OFFSET value as a count: negative (or not a number) means none. */
+static sqlite3_int64 count_value(sqlite3_value *v){
+  int t = sqlite3_value_numeric_type(v);
+  if( t!=SQLITE_INTEGER && t!=SQLITE_FLOAT ) return -1;
+  return sqlite3_value_int64(v);
+}
+
 static int cursor_filter(sqlite3_vtab_cursor *cur, int idxNum,
                          const char *idxStr, int argc, sqlite3_value **argv){
   cvec_cursor *c = (cvec_cursor*)cur;
   cvec_vtab *p = (cvec_vtab*)cur->pVtab;
   (void)idxStr; (void)argc;
   c->i = c->end = 0;
+  c->nRec = c->iRec = 0;
+  c->nLeft = -1;
   int rc = open_segment(p, 0, 0);
   if( rc ) return rc;
   /* The statement's snapshot: the latest commits of other connections, plus
   ** this connection's pending rows. */
   rc = cvec_seg_refresh(p->seg);
   if( rc ) return seg_error(p, rc);
-  if( idxNum==PLAN_LOOKUP ){
-    uint32_t id;
-    if( cvec_id_from_value(argv[0], &id)==CVEC_ID_OK ){
-      int64_t r = cvec_seg_lookup(p->seg, id);
-      if( r>=0 ){
-        c->i = (uint32_t)r;
-        c->end = c->i + 1;
+  uint32_t id;
+  switch( idxNum & 3 ){
+    case PLAN_LOOKUP:
+      if( cvec_id_from_value(argv[0], &id)==CVEC_ID_OK ){
+        int64_t r = cvec_seg_lookup(p->seg, id);
+        if( r>=0 ){
+          c->i = (uint32_t)r;
+          c->end = c->i + 1;
+        }
       }
+      return SQLITE_OK;
+    case PLAN_IN: {
+      sqlite3_value *v;
+      for(rc = sqlite3_vtab_in_first(argv[0], &v);
+          rc==SQLITE_OK && v;
+          rc = sqlite3_vtab_in_next(argv[0], &v)){
+        if( cvec_id_from_value(v, &id)!=CVEC_ID_OK ) continue;
+        int64_t r = cvec_seg_lookup(p->seg, id);
+        if( r>=0 && cursor_push(c, (uint32_t)r) ) return SQLITE_NOMEM;
+      }
+      if( rc!=SQLITE_DONE && rc!=SQLITE_OK ) return rc;
+      if( c->nRec>0 ){
+        c->i = c->aRec[0];
+        c->end = cvec_seg_nrec(p->seg);
+      }
+      return SQLITE_OK;
     }
-    return SQLITE_OK;
   }
-  c->end = cvec_seg_nrec(p->seg);
+  int iArg = 0;
+  sqlite3_int64 nOffset = 0;
+  if( idxNum & SCAN_LIMIT ) c->nLeft = count_value(argv[iArg++]);
+  if( idxNum & SCAN_OFFSET ) nOffset = count_value(argv[iArg++]);
+  c->end = c->nLeft==0 ? 0 : cvec_seg_nrec(p->seg);
   cursor_settle(c);
+  for(; nOffset>0 && c->i<c->end; nOffset--){
+    c->i++;
+    cursor_settle(c);
+  }
   return SQLITE_OK;
 }
 
 static int cursor_next(sqlite3_vtab_cursor *cur){
   cvec_cursor *c = (cvec_cursor*)cur;
+  if( c->nRec>0 ){
+    /* PLAN_IN: the next record found */
+    if( ++c->iRec < c->nRec ){
+      c->i = c->aRec[c->iRec];
+    }else{
+      c->i = c->end;
+    }
+    return SQLITE_OK;
+  }
+  if( c->nLeft>0 && --c->nLeft==0 ){
+    c->i = c->end;
+    return SQLITE_OK;
+  }
   c->i++;
   cursor_settle(c);
   return SQLITE_OK;
