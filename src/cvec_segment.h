@@ -126,6 +126,15 @@ uint32_t cvec_seg_count(const cvec_seg *p);
 */
 const unsigned char *cvec_seg_record(cvec_seg *p, uint32_t i);
 
+/*
+** Committed records [0, count) never change and stay mapped where
+** cvec_seg_record() found them until cvec_seg_release_maps(): a caller that
+** hands out pointers into them without copying (SQLite's SQLITE_STATIC)
+** calls it only when no such pointer can be in use any more.  Pending
+** records live in a buffer that the next append may overwrite: copy them.
+*/
+void cvec_seg_release_maps(cvec_seg *p);
+
 /* The id stored in record i. */
 uint32_t cvec_seg_record_id(cvec_seg *p, uint32_t i);
 

@@ -177,10 +177,36 @@ int cvec_seg_map(cvec_seg *p, uint32_t n){
     return cvec_seg_error(p, CVEC_IOERR, "%s: mmap failed: %s",
                           p->zName, strerror(errno));
   }
-  if( p->map ) munmap(p->map, p->mapLen);
+  if( cvec_seg_set_map(p, m, len) ){
+    munmap(m, len);
+    return cvec_seg_error(p, CVEC_NOMEM, "%s: out of memory", p->zName);
+  }
+  return CVEC_OK;
+}
+
+/* Keep the old map until no pointer into it can be alive.  Returns -1, with
+** nothing changed, if the list of old maps cannot grow. */
+int cvec_seg_set_map(cvec_seg *p, void *m, size_t len){
+  if( p->map ){
+    if( p->nOld>=p->nOldAlloc ){
+      int n = p->nOldAlloc ? p->nOldAlloc*2 : 8;
+      struct cvec_oldmap *a = realloc(p->aOld, (size_t)n*sizeof(*a));
+      if( a==0 ) return -1;
+      p->aOld = a;
+      p->nOldAlloc = n;
+    }
+    p->aOld[p->nOld].map = p->map;
+    p->aOld[p->nOld].len = p->mapLen;
+    p->nOld++;
+  }
   p->map = m;
   p->mapLen = len;
-  return CVEC_OK;
+  return 0;
+}
+
+void cvec_seg_release_maps(cvec_seg *p){
+  for(int i=0; i<p->nOld; i++) munmap(p->aOld[i].map, p->aOld[i].len);
+  p->nOld = 0;
 }
 
 int cvec_seg_index_range(cvec_seg *p, uint32_t from, uint32_t to){
@@ -447,6 +473,8 @@ void cvec_seg_close(cvec_seg *p){
   if( p->locked ) (void)cvec_seg_rollback(p);
   if( p->xidx && p->idxDirty ) (void)cvec_idxfile_sync(p->xidx);
   cvec_idxfile_close(p->xidx);
+  cvec_seg_release_maps(p);
+  free(p->aOld);
   if( p->map ) munmap(p->map, p->mapLen);
   cvec_index_free(&p->idx);
   free(p->aBuf);

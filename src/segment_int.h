@@ -48,6 +48,11 @@ struct cvec_seg {
 
   unsigned char *map;       /* PROT_READ, MAP_SHARED view of [0, mapLen) */
   size_t mapLen;
+  /* Maps replaced by a larger one but perhaps still pointed into by values
+  ** handed out with cvec_seg_record() (SQLITE_STATIC blobs): kept mapped
+  ** until cvec_seg_release_maps() says no such value is left. */
+  struct cvec_oldmap { void *map; size_t len; } *aOld;
+  int nOld, nOldAlloc;
 
   unsigned char *aBuf;      /* pending records [nflushed, nrec) */
   size_t nBufAlloc;         /* records aBuf has room for */
@@ -80,6 +85,9 @@ static inline off_t cvec_rec_offset(const cvec_seg *p, uint32_t i){
 
 /* Map [0, 16 + n*recsize) of the file, replacing the current map. */
 int cvec_seg_map(cvec_seg *p, uint32_t n);
+/* Make m (len bytes) the map; the old one is kept until release_maps.
+** -1 (nothing changed) on OOM. */
+int cvec_seg_set_map(cvec_seg *p, void *m, size_t len);
 /* Index records [from, to) in the overlay and update maxId/nskip; on OOM
 ** nothing changes. */
 int cvec_seg_index_range(cvec_seg *p, uint32_t from, uint32_t to);

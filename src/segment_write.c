@@ -115,9 +115,11 @@ static int flush(cvec_seg *p){
     return cvec_seg_error(p, e==ENOSPC ? CVEC_FULL : CVEC_IOERR,
                           "%s: write failed: %s", p->zName, strerror(e));
   }
-  if( p->map ) munmap(p->map, p->mapLen);
-  p->map = m;
-  p->mapLen = len;
+  if( cvec_seg_set_map(p, m, len) ){
+    /* The records stay in the buffer; what reached the file is tail. */
+    munmap(m, len);
+    return cvec_seg_error(p, CVEC_NOMEM, "%s: out of memory", p->zName);
+  }
   p->nflushed = p->nrec;
   return CVEC_OK;
 }

@@ -53,6 +53,8 @@ struct cvec_vtab {
   uint32_t *aMark;       /* aMark[i]: pending rows when savepoint i opened */
   int nMark;             /* savepoints 0..nMark-1 are open */
   int nMarkAlloc;
+  int nCursor;           /* open cursors: while there are any, blobs handed
+                         ** out as SQLITE_STATIC may still be in use */
 };
 
 /*
@@ -498,16 +500,27 @@ static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 /* ------------------------------------------------------------------------ */
 
 static int cursor_open(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  (void)pVtab;
+  cvec_vtab *p = (cvec_vtab*)pVtab;
   cvec_cursor *c = sqlite3_malloc(sizeof(*c));
   if( c==0 ) return SQLITE_NOMEM;
   memset(c, 0, sizeof(*c));
+  p->nCursor++;
   *ppCur = &c->base;
   return SQLITE_OK;
 }
 
+/*
+** Blobs of committed records are handed out as SQLITE_STATIC pointers into
+** the segment's map (cursor_column).  SQLite may keep such a pointer beyond
+** the row (an aggregate's accumulator, the application's
+** sqlite3_column_blob() result), but not beyond the statement, and a
+** statement's cursors stay open until it is reset or finalized.  So maps
+** replaced while cursors were open are unmapped when the last one closes.
+*/
 static int cursor_close(sqlite3_vtab_cursor *cur){
   cvec_cursor *c = (cvec_cursor*)cur;
+  cvec_vtab *p = (cvec_vtab*)cur->pVtab;
+  if( --p->nCursor==0 && p->seg ) cvec_seg_release_maps(p->seg);
   sqlite3_free(c->aRec);
   sqlite3_free(c);
   return SQLITE_OK;
@@ -634,9 +647,12 @@ static int cursor_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int iCo
   if( iCol==0 ){
     sqlite3_result_int64(ctx, cvec_get_u32le(r));
   }else if( iCol==1 ){
-    /* TRANSIENT: the map may be replaced while SQLite still holds the value
-    ** (VTAB_NOTES, "SQLITE_STATIC into the mmap"). */
-    sqlite3_result_blob64(ctx, r+4, cvec_seg_record_size(s)-4, SQLITE_TRANSIENT);
+    /* Committed records never change and stay mapped while cursors are
+    ** open (see cursor_close): no copy.  Pending ones sit in a buffer that
+    ** the next INSERT may reuse: SQLite copies them. */
+    sqlite3_result_blob64(ctx, r+4, cvec_seg_record_size(s)-4,
+                          c->i < cvec_seg_count(s) ? SQLITE_STATIC
+                                                   : SQLITE_TRANSIENT);
   }
   return SQLITE_OK;
 }
