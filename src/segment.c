@@ -209,6 +209,17 @@ void cvec_seg_release_maps(cvec_seg *p){
   p->nOld = 0;
 }
 
+/*
+** Record number of id's first occurrence below limit according to the index
+** file, checked against the .vec; -1 if none, -2 on damage (a damaged slot,
+** or a hit whose record holds another id).
+*/
+static int64_t file_lookup(cvec_seg *p, uint32_t id, uint32_t limit){
+  int64_t r = cvec_idxfile_get(p->xidx, id, limit);
+  if( r>=0 && cvec_seg_record_id(p, (uint32_t)r)!=id ) r = -2;
+  return r;
+}
+
 int cvec_seg_index_range(cvec_seg *p, uint32_t from, uint32_t to){
   if( cvec_index_reserve(&p->idx, p->idx.nused + (to-from)) ){
     return cvec_seg_error(p, CVEC_NOMEM, "%s: out of memory for the id index",
@@ -216,7 +227,7 @@ int cvec_seg_index_range(cvec_seg *p, uint32_t from, uint32_t to){
   }
   for(uint32_t i=from; i<to; i++){
     uint32_t id = cvec_seg_record_id(p, i);
-    int64_t r = (id && p->xidx) ? cvec_idxfile_get(p->xidx, id, i) : -1;
+    int64_t r = (id && p->xidx) ? file_lookup(p, id, i) : -1;
     if( r==-2 ){
       /* Damage in the index file: start over without it.  The records
       ** indexed so far in this call are covered again from record 0. */
@@ -601,12 +612,18 @@ int cvec_seg_record_visible(cvec_seg *p, uint32_t i){
 int64_t cvec_seg_lookup(cvec_seg *p, uint32_t id){
   int64_t r = -1;
   if( p->xidx ){
-    r = cvec_idxfile_get(p->xidx, id, p->nrec);
+    r = file_lookup(p, id, p->nrec);
     if( r==-2 ){
-      /* Damage: never answer from this file again.  On OOM rebuilding the
-      ** overlay the answer is "not found"; the error is in zErr. */
+      /* Damage: never answer from that file again.  Its replacement (built
+      ** at once by a handle that may write) or the overlay answers instead.
+      ** On OOM rebuilding the overlay the answer is "not found", and the
+      ** error is in zErr. */
       if( cvec_seg_drop_idxfile(p) ) return -1;
-      r = -1;
+      r = p->xidx ? file_lookup(p, id, p->nrec) : -1;
+      if( r==-2 ){
+        if( cvec_seg_drop_idxfile(p) ) return -1;
+        r = -1;
+      }
     }
   }
   if( r<0 ) r = cvec_index_get(&p->idx, id);

@@ -266,6 +266,10 @@ int64_t cvec_idxfile_get(const cvec_idxfile *x, uint32_t id, uint32_t nVisible){
   return -2;   /* a full table: never true of a valid file */
 }
 
+/* The record number of a tombstone: the slot of an id whose pending record
+** was rolled back.  No record has this number (the count is a u32). */
+#define TOMBSTONE 0xFFFFFFFFu
+
 static void write_slot(cvec_idxfile *x, uint32_t s, uint32_t id, uint32_t rec){
   unsigned char *a = slot_ptr(x, s);
   cvec_put_u32le(a, id);
@@ -274,12 +278,15 @@ static void write_slot(cvec_idxfile *x, uint32_t s, uint32_t id, uint32_t rec){
 }
 
 /*
-** Index record rec with id.  Returns 1 if added, 0 if the id was already
-** there from an earlier record (a duplicate), -2 on damage.  A slot that
-** already maps id to rec itself (left by an update that did not reach its
-** header) is taken as is.
+** Index record rec (of p, rec < p->nrec) with id.  Returns 1 if added, 0 if
+** the id was already there from an earlier record (a duplicate), -2 on
+** damage.
+**
+** Each id has at most one slot.  A tombstone (a rolled-back pending record)
+** is taken over, and so is a stale slot left by a writer that died before
+** its commit, whose record number now holds another id or none.
 */
-static int put_slot(cvec_idxfile *x, uint32_t id, uint32_t rec){
+static int put_slot(cvec_idxfile *x, cvec_seg *p, uint32_t id, uint32_t rec){
   uint32_t s = home_slot(x, id);
   for(uint32_t n=0; n<=x->mask; n++, s=(s+1)&x->mask){
     uint32_t sid, srec;
@@ -290,9 +297,9 @@ static int put_slot(cvec_idxfile *x, uint32_t id, uint32_t rec){
     }
     if( sid==id ){
       if( srec==rec ) return 1;
-      if( srec<rec ) return 0;
-      /* points past the covered records at a record that is not this id's
-      ** first: left by an interrupted update of a file since changed */
+      /* a duplicate only if that record really holds the id (srec < rec
+      ** < p->nrec, so the record exists) */
+      if( srec<rec && cvec_seg_record_id(p, srec)==id ) return 0;
       write_slot(x, s, id, rec);
       return 1;
     }
@@ -300,12 +307,33 @@ static int put_slot(cvec_idxfile *x, uint32_t id, uint32_t rec){
   return -2;
 }
 
+int cvec_idxfile_unput(cvec_idxfile *x, uint32_t id, uint32_t rec){
+  uint32_t s = home_slot(x, id);
+  for(uint32_t n=0; n<=x->mask; n++, s=(s+1)&x->mask){
+    uint32_t sid, srec;
+    if( read_slot(x, s, &sid, &srec) ) return -2;
+    if( sid==0 ) return 0;
+    if( sid==id ){
+      if( srec==rec ) write_slot(x, s, id, TOMBSTONE);
+      return 0;
+    }
+  }
+  return -2;
+}
+
+int cvec_idxfile_put(cvec_idxfile *x, cvec_seg *p, uint32_t id, uint32_t rec){
+  if( !x->writable ) return -1;
+  if( ((uint64_t)rec+1)*2 > (uint64_t)x->mask+1 ) return 1;
+  int rc = put_slot(x, p, id, rec);
+  return rc<0 ? rc : 0;
+}
+
 /* Add records [x->covered, to) of p; see cvec_idxfile_extend. */
 static int add_records(cvec_idxfile *x, cvec_seg *p, uint32_t to){
   if( (uint64_t)to*2 > (uint64_t)x->mask+1 ) return 1;
   for(uint32_t i=x->covered; i<to; i++){
     uint32_t id = cvec_seg_record_id(p, i);
-    int rc = id ? put_slot(x, id, i) : 0;
+    int rc = id ? put_slot(x, p, id, i) : 0;
     if( rc<0 ) return rc;
     if( rc==0 ){
       x->nskip++;
@@ -381,8 +409,9 @@ static uint32_t random_salt(void){
 cvec_idxfile *cvec_idxfile_build(cvec_seg *p, const char *zPath, uint32_t count){
   static unsigned nBuild = 0;
   uint32_t k = 4;
-  while( ((uint64_t)1<<k) < (uint64_t)count*4 && k<31 ) k++;
-  if( (uint64_t)count*2 > ((uint64_t)1<<k) ){ errno = EFBIG; return 0; }
+  uint64_t nAll = p->nrec > count ? p->nrec : count;
+  while( ((uint64_t)1<<k) < nAll*4 && k<31 ) k++;
+  if( nAll*2 > ((uint64_t)1<<k) ){ errno = EFBIG; return 0; }
 
   size_t nTmp = strlen(zPath) + 64;
   char *zTmp = malloc(nTmp);
@@ -405,6 +434,11 @@ cvec_idxfile *cvec_idxfile_build(cvec_seg *p, const char *zPath, uint32_t count)
   if( ok ){
     for(uint32_t s=0; s<=x->mask; s++) write_slot(x, s, 0, 0);
     ok = add_records(x, p, count)==0;
+    /* and the pending records of a transaction in progress, uncounted */
+    for(uint32_t i=count; ok && i<p->nrec; i++){
+      uint32_t id = cvec_seg_record_id(p, i);
+      ok = put_slot(x, p, id, i)>=0;
+    }
   }
   if( ok ){
     write_header(x, p, 0);

@@ -40,10 +40,15 @@
 **     have reached the disk in any order.
 **
 ** Invariants of a file whose header checks out: 2*covered <= 2^k (at most
-** half full); each non-zero id of [0, covered) appears in exactly one slot,
-** with the number of its first record.  Slots may also hold ids of records
-** in [covered, count) (an update interrupted before its header): lookups
-** ignore hits at or past the caller's visible record count.
+** half full); each id has at most one slot; each non-zero id of
+** [0, covered) has one, with the number of its first record.  Slots are
+** written for the writer's pending records before they commit; lookups
+** ignore hits at or past the caller's visible record count, so readers never
+** see them.  A rolled-back pending record leaves a tombstone (its id with
+** record number 0xFFFFFFFF), which an insertion of that id takes over.  Only
+** a writer that dies mid-transaction leaves a stale slot, pointing at a
+** record that will hold another id: a hit whose record does not hold the id
+** is therefore damage, and the file is rebuilt.
 */
 #ifndef CVEC_SEGMENT_IDXFILE_H
 #define CVEC_SEGMENT_IDXFILE_H
@@ -93,6 +98,19 @@ int cvec_idxfile_writable(const cvec_idxfile *x);
 ** -2 if damage was met, or -1 on an I/O error.
 */
 int cvec_idxfile_extend(cvec_idxfile *x, cvec_seg *p, uint32_t to);
+
+/*
+** Index pending record rec (>= covered) of p, whose id is known to be new,
+** before it is committed: readers ignore it (it lies past their count) and
+** the writer's transaction needs no memory per row.  The holder of the write
+** lock only.  Returns 0, 1 if the table is too full (rebuild it bigger; the
+** build takes the pending records too), -2 on damage, -1 if not writable.
+*/
+int cvec_idxfile_put(cvec_idxfile *x, cvec_seg *p, uint32_t id, uint32_t rec);
+
+/* Pending record rec with id was rolled back: make its slot a tombstone.
+** Returns 0, or -2 on damage. */
+int cvec_idxfile_unput(cvec_idxfile *x, uint32_t id, uint32_t rec);
 
 /* Sync the file and mark its header synced (boot 0).  -1 on error. */
 int cvec_idxfile_sync(cvec_idxfile *x);

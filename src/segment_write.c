@@ -124,6 +124,42 @@ static int flush(cvec_seg *p){
   return CVEC_OK;
 }
 
+/*
+** Index the record about to become number nrec.  It goes into the index
+** file when this handle may write it (no memory per pending row; a table
+** that would pass half full is rebuilt twice as large first), else into the
+** overlay.  Nothing is changed on failure.
+*/
+static int index_pending(cvec_seg *p, uint32_t id){
+  if( p->xidx && cvec_idxfile_writable(p->xidx) ){
+    int r = cvec_idxfile_put(p->xidx, p, id, p->nrec);
+    if( r==1 ){
+      cvec_idxfile *y = cvec_idxfile_build(p, p->zIdxPath, p->count);
+      if( y ){
+        cvec_idxfile_close(p->xidx);
+        p->xidx = y;
+        p->idxDirty = 0;
+        r = cvec_idxfile_put(p->xidx, p, id, p->nrec);
+      }
+    }
+    if( r==-2 ){
+      int rc = cvec_seg_drop_idxfile(p);
+      if( rc ) return rc;
+      return index_pending(p, id);
+    }
+    if( r==0 ){
+      p->idxDirty = 1;
+      return CVEC_OK;
+    }
+    /* the file cannot take it (too full and no room to rebuild): overlay */
+  }
+  if( cvec_index_put(&p->idx, id, p->nrec)<0 ){
+    return cvec_seg_error(p, CVEC_NOMEM, "%s: out of memory for the id index",
+                          p->zName);
+  }
+  return CVEC_OK;
+}
+
 int cvec_seg_append(cvec_seg *p, uint32_t id, const void *vec){
   if( p->readonly ){
     return cvec_seg_error(p, CVEC_READONLY, "%s is read-only", p->zName);
@@ -165,10 +201,8 @@ int cvec_seg_append(cvec_seg *p, uint32_t id, const void *vec){
     p->aBuf = a;
     p->nBufAlloc = nNew;
   }
-  if( cvec_index_put(&p->idx, id, p->nrec)<0 ){
-    return cvec_seg_error(p, CVEC_NOMEM, "%s: out of memory for the id index",
-                          p->zName);
-  }
+  int rc = index_pending(p, id);
+  if( rc ) return rc;
   unsigned char *r = p->aBuf + nBuf*p->recsize;
   cvec_put_u32le(r, id);
   memcpy(r+4, vec, p->recsize-4);
@@ -180,9 +214,15 @@ int cvec_seg_append(cvec_seg *p, uint32_t id, const void *vec){
 
 int cvec_seg_truncate_pending(cvec_seg *p, uint32_t n){
   uint32_t target = p->count + n;
+  int damaged = 0;
   if( target >= p->nrec ) return CVEC_OK;
   for(uint32_t i=target; i<p->nrec; i++){
-    cvec_index_del(&p->idx, cvec_seg_record_id(p, i));
+    uint32_t id = cvec_seg_record_id(p, i);
+    cvec_index_del(&p->idx, id);
+    if( p->xidx && cvec_idxfile_writable(p->xidx) && !damaged
+     && cvec_idxfile_unput(p->xidx, id, i) ){
+      damaged = 1;   /* the file is rebuilt below, for what remains */
+    }
   }
   p->maxId = p->maxIdCommitted;
   for(uint32_t i=p->count; i<target; i++){
@@ -194,6 +234,7 @@ int cvec_seg_truncate_pending(cvec_seg *p, uint32_t n){
   if( target < p->nflushed ) p->nflushed = target;
   p->nrec = target;
   p->synced = 0;
+  if( damaged ) return cvec_seg_drop_idxfile(p);
   return CVEC_OK;
 }
 
