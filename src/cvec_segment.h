@@ -145,8 +145,11 @@ uint32_t cvec_seg_record_id(cvec_seg *p, uint32_t i);
 */
 int cvec_seg_record_visible(cvec_seg *p, uint32_t i);
 
-/* Record index holding id, or -1 if id is not in [0, nrec). */
+/* Record index holding id, or -1 if id is not in [0, nrec).  Also -1 when
+** the indexes are unusable (out of memory rebuilding them): then
+** cvec_seg_broken() is true and the message is in cvec_seg_errmsg(). */
 int64_t cvec_seg_lookup(cvec_seg *p, uint32_t id);
+int cvec_seg_broken(const cvec_seg *p);
 
 /* The largest id in [0, nrec), 0 if none. */
 uint32_t cvec_seg_max_id(const cvec_seg *p);

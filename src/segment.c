@@ -12,6 +12,7 @@
 #define _GNU_SOURCE 1
 #include "segment_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -250,6 +251,9 @@ int cvec_seg_reset_overlay(cvec_seg *p, uint32_t newBase){
   p->nskip = p->xidx ? cvec_idxfile_nskip(p->xidx) : 0;
   int rc = cvec_seg_index_range(p, newBase, p->nrec);
   if( rc==CVEC_OK && p->nrec==p->count ) p->maxIdCommitted = p->maxId;
+  /* Out of memory: the indexes may miss ids.  Nothing is answered from
+  ** them until a refresh sets them up again (cvec_seg_broken). */
+  if( rc ) p->broken = 1;
   return rc;
 }
 
@@ -269,7 +273,7 @@ int cvec_seg_drop_idxfile(cvec_seg *p){
 ** may write; otherwise (read-only directory, readonly=1) the overlay holds
 ** every id, which costs one pass over the file at open.
 */
-static int attach_idxfile(cvec_seg *p){
+int cvec_seg_attach_idxfile(cvec_seg *p){
   const char *zWhy = 0;
   cvec_idxfile_close(p->xidx);
   p->xidx = cvec_idxfile_open(p, p->zIdxPath, !p->readonly, &zWhy);
@@ -344,7 +348,8 @@ static int create_file(const char *zPath, const char *zName, uint32_t dim,
   size_t nTmp = strlen(zPath) + 64;
   char *zTmp = malloc(nTmp);
   if( zTmp==0 ) return open_error(zErr, CVEC_NOMEM, "out of memory");
-  snprintf(zTmp, nTmp, "%s.%ld.%u.tmp", zPath, (long)getpid(), nCreate++);
+  snprintf(zTmp, nTmp, "%s.%ld.%u.tmp", zPath, (long)getpid(),
+           __atomic_fetch_add(&nCreate, 1, __ATOMIC_RELAXED));
 
   int fd = open(zTmp, O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, 0666);
   if( fd<0 && errno==EEXIST ){
@@ -469,7 +474,7 @@ int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
     return open_error(zErr, CVEC_NOMEM, "out of memory");
   }
   rc = cvec_seg_map(p, count);
-  if( rc==CVEC_OK ) rc = attach_idxfile(p);
+  if( rc==CVEC_OK ) rc = cvec_seg_attach_idxfile(p);
   if( rc ){
     memcpy(zErr, p->zErr, CVEC_ERRMSG_MAX);
     cvec_seg_close(p);
@@ -543,7 +548,7 @@ int cvec_seg_refresh(cvec_seg *p){
     rc = cvec_seg_map(p, count);
     if( rc ) return rc;
     p->count = p->nflushed = p->nrec = count;
-    rc = attach_idxfile(p);
+    rc = cvec_seg_attach_idxfile(p);
     if( rc ) return rc;
     p->broken = 0;
     return CVEC_OK;
@@ -560,7 +565,7 @@ int cvec_seg_refresh(cvec_seg *p){
     ** it under the same name): then the overlay starts where it ends. */
     int r = p->xidx ? cvec_idxfile_reload(p->xidx, p) : 0;
     if( r<0 ){
-      rc = attach_idxfile(p);
+      rc = cvec_seg_attach_idxfile(p);
     }else if( r>0 ){
       rc = cvec_seg_reset_overlay(p, cvec_idxfile_covered(p->xidx));
     }else{
@@ -571,7 +576,7 @@ int cvec_seg_refresh(cvec_seg *p){
     /* The count went down: the file was repaired or replaced behind our
     ** back.  Records may have changed: find or build the index anew. */
     p->count = p->nflushed = p->nrec = count;
-    rc = attach_idxfile(p);
+    rc = cvec_seg_attach_idxfile(p);
   }
   /* Out of memory half-way: the indexes may miss ids.  Answer nothing
   ** until a later refresh has set them up again. */
@@ -592,7 +597,10 @@ uint32_t cvec_seg_pending(const cvec_seg *p){ return p->nrec - p->count; }
 void cvec_seg_set_count_limit(cvec_seg *p, uint32_t limit){ p->limit = limit; }
 void cvec_seg_set_sync(cvec_seg *p, int syncMode){ p->syncMode = syncMode; }
 
+int cvec_seg_broken(const cvec_seg *p){ return p->broken; }
+
 const unsigned char *cvec_seg_record(cvec_seg *p, uint32_t i){
+  assert( i < p->nrec );
   if( i < p->nflushed ){
     return p->map + cvec_rec_offset(p, i);
   }
@@ -611,6 +619,7 @@ int cvec_seg_record_visible(cvec_seg *p, uint32_t i){
 
 int64_t cvec_seg_lookup(cvec_seg *p, uint32_t id){
   int64_t r = -1;
+  if( p->broken ) return -1;
   if( p->xidx ){
     r = file_lookup(p, id, p->nrec);
     if( r==-2 ){

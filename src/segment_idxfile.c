@@ -67,13 +67,22 @@ static uint64_t fnv1a(uint64_t h, const unsigned char *a, size_t n){
   return h;
 }
 
-/* The fingerprint of p's first `covered` records (see the header). */
+/*
+** The fingerprint of p's first `covered` records (see the header): the
+** .vec's header bytes 0..11, then the first FP_BYTES bytes (the id and the
+** first floats) of FP_SAMPLES records spread evenly over [0, covered), the
+** first and the last among them.  A constant amount of reading, whatever the
+** size of the segment.
+*/
+#define FP_SAMPLES 16u
+#define FP_BYTES   64u
 static uint64_t fingerprint(cvec_seg *p, uint32_t covered){
   uint64_t h = 0xcbf29ce484222325ull;
+  size_t n = p->recsize < FP_BYTES ? p->recsize : FP_BYTES;
   h = fnv1a(h, p->map, 12);
-  if( covered>0 ){
-    h = fnv1a(h, cvec_seg_record(p, 0), p->recsize);
-    h = fnv1a(h, cvec_seg_record(p, covered-1), p->recsize);
+  for(uint32_t i=0; covered>0 && i<FP_SAMPLES; i++){
+    uint32_t r = (uint32_t)((uint64_t)i*(covered-1)/(FP_SAMPLES-1));
+    h = fnv1a(h, cvec_seg_record(p, r), n);
   }
   return h;
 }
@@ -373,6 +382,11 @@ uint32_t cvec_idxfile_max_id(const cvec_idxfile *x){ return x->maxId; }
 uint32_t cvec_idxfile_nskip(const cvec_idxfile *x){ return x->nskip; }
 int cvec_idxfile_writable(const cvec_idxfile *x){ return x->writable; }
 
+int cvec_idxfile_replaced(const cvec_idxfile *x, const char *zPath){
+  struct stat st;
+  return stat(zPath, &st) || st.st_dev!=x->dev || st.st_ino!=x->ino;
+}
+
 int cvec_idxfile_reload(cvec_idxfile *x, cvec_seg *p){
   struct stat st;
   if( stat(p->zIdxPath, &st) || st.st_dev!=x->dev || st.st_ino!=x->ino ){
@@ -421,7 +435,8 @@ cvec_idxfile *cvec_idxfile_build(cvec_seg *p, const char *zPath, uint32_t count)
     errno = ENOMEM;
     return 0;
   }
-  snprintf(zTmp, nTmp, "%s.%ld.%u.tmp", zPath, (long)getpid(), nBuild++);
+  snprintf(zTmp, nTmp, "%s.%ld.%u.tmp", zPath, (long)getpid(),
+           __atomic_fetch_add(&nBuild, 1, __ATOMIC_RELAXED));
   x->writable = 1;
   x->k = k;
   x->mask = (uint32_t)(((uint64_t)1<<k) - 1);

@@ -14,8 +14,10 @@
 **     20      4   dimension of the .vec
 **     24      4   the largest id among the covered records
 **     28      4   covered records skipped: id 0, or an id seen before
-**     32      8   fingerprint of the .vec: FNV-1a over its bytes 0..11, its
-**                 first record and its record covered-1
+**     32      8   fingerprint of the .vec: FNV-1a 64 over its bytes 0..11,
+**                 then the first 64 bytes (or the whole record if shorter)
+**                 of records floor(i*(covered-1)/15), i = 0..15, in order
+**                 (none if covered is 0)
 **     40      8   boot: hash of the kernel's boot id when the file was last
 **                 written without being synced (0 when synced)
 **     48     12   reserved, zero
@@ -28,7 +30,11 @@
 **   - the header is used only if its CRC, magic, version, dimension and
 **     fingerprint agree with the .vec, and covered <= the .vec's count; else
 **     the file is rebuilt (or, where it cannot be written, an index is built
-**     in memory);
+**     in memory).  The fingerprint samples 16 records so that opening stays
+**     O(1): it tells another segment's index from this one's, and catches a
+**     segment cut and regrown; a segment rewritten in place by another tool,
+**     keeping its length and the sampled records, is not detected (delete
+**     the .idx after such an edit);
 **   - every slot carries a check over its contents and its own position, so
 **     a zeroed, torn, shifted or garbled slot is seen as damage when a probe
 **     reads it, and damage makes the caller stop using the file: a damaged
@@ -114,6 +120,10 @@ int cvec_idxfile_unput(cvec_idxfile *x, uint32_t id, uint32_t rec);
 
 /* Sync the file and mark its header synced (boot 0).  -1 on error. */
 int cvec_idxfile_sync(cvec_idxfile *x);
+
+/* True if the file at zPath is no longer the one x has open (rebuilt by
+** another handle and renamed into place, or deleted). */
+int cvec_idxfile_replaced(const cvec_idxfile *x, const char *zPath);
 
 /* Re-read the header from the file: 1 if another writer extended it and
 ** it still checks out (the handle now covers more), 0 if unchanged, -1 if

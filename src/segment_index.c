@@ -47,7 +47,8 @@ int cvec_index_reserve(cvec_index *x, uint32_t n){
   uint64_t want = 16;
   while( want < (uint64_t)n*2 ) want *= 2;
   if( want <= x->nslot ) return 0;
-  if( want > ((uint64_t)1<<32) || want > SIZE_MAX/sizeof(cvec_idx_slot) ) return -1;
+  /* nslot is a u32: 2^32 slots do not fit */
+  if( want >= ((uint64_t)1<<32) || want > SIZE_MAX/sizeof(cvec_idx_slot) ) return -1;
   cvec_idx_slot *a = calloc((size_t)want, sizeof(cvec_idx_slot));
   if( a==0 ) return -1;
   for(uint32_t i=0; i<x->nslot; i++){

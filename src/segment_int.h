@@ -93,6 +93,9 @@ int cvec_seg_set_map(cvec_seg *p, void *m, size_t len);
 int cvec_seg_index_range(cvec_seg *p, uint32_t from, uint32_t to);
 /* Make the overlay cover [newBase, nrec) again, xidx covering [0, newBase). */
 int cvec_seg_reset_overlay(cvec_seg *p, uint32_t newBase);
+/* Open (or build) the index file for the committed records; the overlay
+** covers the rest. */
+int cvec_seg_attach_idxfile(cvec_seg *p);
 /* Stop using the index file (damage, I/O error): the overlay takes over. */
 int cvec_seg_drop_idxfile(cvec_seg *p);
 /* Bring the index file up to the committed count after a commit (writer). */

@@ -79,6 +79,12 @@ int cvec_seg_begin_write(cvec_seg *p){
   /* Under the lock the count cannot move: catch up with it now, so that
   ** duplicate-id and max(id)+1 decisions from here on are final. */
   int rc = cvec_seg_refresh(p);
+  /* The writer extends the index file in place: make sure it is the one
+  ** readers open by name (another handle may have rebuilt it, or somebody
+  ** deleted it), or the extensions would go to a file nobody reads. */
+  if( rc==CVEC_OK && p->xidx && cvec_idxfile_replaced(p->xidx, p->zIdxPath) ){
+    rc = cvec_seg_attach_idxfile(p);
+  }
   if( rc ){
     (void)lock_op(p, F_UNLCK);
     return rc;
@@ -176,6 +182,7 @@ int cvec_seg_append(cvec_seg *p, uint32_t id, const void *vec){
     return cvec_seg_error(p, CVEC_CONSTRAINT, "%s: id %u already exists",
                           p->zName, id);
   }
+  if( p->broken ) return CVEC_NOMEM;   /* the lookup could not be answered */
   if( p->nrec >= p->limit ){
     return cvec_seg_error(p, CVEC_FULL,
         "%s: segment is full (%u records is the limit)", p->zName, p->limit);

@@ -101,8 +101,10 @@ int cvec_json_parse(const char *z, size_t n, float *aOut, uint32_t nOut,
       }
       memcpy(zNum, z+i, len);
       zNum[len] = 0;
-      double d = strtod(zNum, 0);
-      float f = (float)d;
+      /* strtof rounds once, to the nearest float32 (strtod and a cast would
+      ** round twice, and miss by one unit now and then); it overflows to
+      ** infinity, which the check below refuses. */
+      float f = strtof(zNum, 0);
       if( !isfinite(f) ){
         snprintf(zErr, nErr, "element %u (%.40s) is not a finite float32",
                  cnt, zNum);

@@ -55,6 +55,7 @@ struct cvec_vtab {
   int nMarkAlloc;
   int nCursor;           /* open cursors: while there are any, blobs handed
                          ** out as SQLITE_STATIC may still be in use */
+  cvec_cursor *pCursors; /* the open cursors */
 };
 
 /*
@@ -69,13 +70,21 @@ struct cvec_vtab {
 #define SCAN_OFFSET  8   /* an OFFSET value follows in argv */
 
 /*
-** A cursor walks records [i, end) of its table's segment.  end is fixed at
-** xFilter: rows the same connection inserts during the scan are not seen,
-** and a ROLLBACK TO during the scan can only shorten what is left (xNext
-** stops at the segment's current nrec).
+** A cursor's snapshot is records [0, snap): the segment as it was when the
+** cursor opened, which SQLite does when the statement starts (the commits of
+** other connections up to then, and this connection's pending rows).  Every
+** xFilter of the cursor, one per outer row when the table is the inner loop
+** of a join, keeps it, so a statement does not see commits made while it
+** runs, nor rows its own connection inserts meanwhile.  A ROLLBACK TO or ROLLBACK while the cursor
+** is open lowers snap and end to what is left (vtab_clamp_cursors), so rows
+** inserted after it are not taken for the ones it removed.
+**
+** A scan walks records [i, end), end <= snap.
 */
 struct cvec_cursor {
   sqlite3_vtab_cursor base;
+  cvec_cursor *pNext;    /* next open cursor of the same table */
+  uint32_t snap;         /* records visible to this cursor */
   uint32_t i;            /* current record number */
   uint32_t end;          /* one past the last record this cursor may visit */
   sqlite3_int64 nLeft;   /* rows LIMIT still allows, or -1 for no limit */
@@ -385,7 +394,7 @@ static int vtab_init(sqlite3 *db, int argc, const char *const*argv,
 fail:
   args_free(&a);
   if( p ) vtab_disconnect(&p->base);
-  if( rc==SQLITE_NOMEM && *pzErr==0 ) *pzErr = sqlite3_mprintf("out of memory");
+  if( rc==SQLITE_NOMEM && *pzErr==0 ) *pzErr = sqlite3_mprintf(CVEC_PREFIX "out of memory");
   return rc;
 }
 
@@ -501,10 +510,19 @@ static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 
 static int cursor_open(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
   cvec_vtab *p = (cvec_vtab*)pVtab;
+  /* The cursor's snapshot: the latest commits of other connections, plus
+  ** this connection's pending rows. */
+  int rc = open_segment(p, 0, 0);
+  if( rc ) return rc;
+  rc = cvec_seg_refresh(p->seg);
+  if( rc ) return seg_error(p, rc);
   cvec_cursor *c = sqlite3_malloc(sizeof(*c));
   if( c==0 ) return SQLITE_NOMEM;
   memset(c, 0, sizeof(*c));
+  c->snap = cvec_seg_nrec(p->seg);
   p->nCursor++;
+  c->pNext = p->pCursors;
+  p->pCursors = c;
   *ppCur = &c->base;
   return SQLITE_OK;
 }
@@ -520,6 +538,9 @@ static int cursor_open(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
 static int cursor_close(sqlite3_vtab_cursor *cur){
   cvec_cursor *c = (cvec_cursor*)cur;
   cvec_vtab *p = (cvec_vtab*)cur->pVtab;
+  for(cvec_cursor **pp=&p->pCursors; *pp; pp=&(*pp)->pNext){
+    if( *pp==c ){ *pp = c->pNext; break; }
+  }
   if( --p->nCursor==0 && p->seg ) cvec_seg_release_maps(p->seg);
   sqlite3_free(c->aRec);
   sqlite3_free(c);
@@ -531,11 +552,23 @@ static cvec_seg *cursor_seg(cvec_cursor *c){
 }
 
 /* Move to the first visible record at or after c->i. */
-static void cursor_settle(cvec_cursor *c){
+static int cursor_settle(cvec_cursor *c){
   cvec_seg *s = cursor_seg(c);
-  uint32_t n = cvec_seg_nrec(s);
-  if( c->end > n ) c->end = n;
   while( c->i < c->end && !cvec_seg_record_visible(s, c->i) ) c->i++;
+  if( cvec_seg_broken(s) ){
+    return seg_error((cvec_vtab*)c->base.pVtab, CVEC_NOMEM);
+  }
+  return SQLITE_OK;
+}
+
+/* The table's segment lost records [n, ...) (ROLLBACK, ROLLBACK TO): no
+** open cursor may visit them, or rows inserted after them. */
+static void vtab_clamp_cursors(cvec_vtab *p){
+  uint32_t n = p->seg ? cvec_seg_nrec(p->seg) : 0;
+  for(cvec_cursor *c=p->pCursors; c; c=c->pNext){
+    if( c->snap > n ) c->snap = n;
+    if( c->end > n ) c->end = n;
+  }
 }
 
 /* Record the found record r for a PLAN_IN cursor. */
@@ -566,21 +599,17 @@ static int cursor_filter(sqlite3_vtab_cursor *cur, int idxNum,
   c->i = c->end = 0;
   c->nRec = c->iRec = 0;
   c->nLeft = -1;
-  int rc = open_segment(p, 0, 0);
-  if( rc ) return rc;
-  /* The statement's snapshot: the latest commits of other connections, plus
-  ** this connection's pending rows. */
-  rc = cvec_seg_refresh(p->seg);
-  if( rc ) return seg_error(p, rc);
+  int rc;
   uint32_t id;
   switch( idxNum & 3 ){
     case PLAN_LOOKUP:
       if( cvec_id_from_value(argv[0], &id)==CVEC_ID_OK ){
         int64_t r = cvec_seg_lookup(p->seg, id);
-        if( r>=0 ){
+        if( r>=0 && r<(int64_t)c->snap ){
           c->i = (uint32_t)r;
           c->end = c->i + 1;
         }
+        if( cvec_seg_broken(p->seg) ) return seg_error(p, CVEC_NOMEM);
       }
       return SQLITE_OK;
     case PLAN_IN: {
@@ -590,12 +619,15 @@ static int cursor_filter(sqlite3_vtab_cursor *cur, int idxNum,
           rc = sqlite3_vtab_in_next(argv[0], &v)){
         if( cvec_id_from_value(v, &id)!=CVEC_ID_OK ) continue;
         int64_t r = cvec_seg_lookup(p->seg, id);
-        if( r>=0 && cursor_push(c, (uint32_t)r) ) return SQLITE_NOMEM;
+        if( cvec_seg_broken(p->seg) ) return seg_error(p, CVEC_NOMEM);
+        if( r>=0 && r<(int64_t)c->snap && cursor_push(c, (uint32_t)r) ){
+          return SQLITE_NOMEM;
+        }
       }
       if( rc!=SQLITE_DONE && rc!=SQLITE_OK ) return rc;
       if( c->nRec>0 ){
         c->i = c->aRec[0];
-        c->end = cvec_seg_nrec(p->seg);
+        c->end = c->snap;
       }
       return SQLITE_OK;
     }
@@ -604,13 +636,13 @@ static int cursor_filter(sqlite3_vtab_cursor *cur, int idxNum,
   sqlite3_int64 nOffset = 0;
   if( idxNum & SCAN_LIMIT ) c->nLeft = count_value(argv[iArg++]);
   if( idxNum & SCAN_OFFSET ) nOffset = count_value(argv[iArg++]);
-  c->end = c->nLeft==0 ? 0 : cvec_seg_nrec(p->seg);
-  cursor_settle(c);
-  for(; nOffset>0 && c->i<c->end; nOffset--){
+  c->end = c->nLeft==0 ? 0 : c->snap;
+  rc = cursor_settle(c);
+  for(; rc==SQLITE_OK && nOffset>0 && c->i<c->end; nOffset--){
     c->i++;
-    cursor_settle(c);
+    rc = cursor_settle(c);
   }
-  return SQLITE_OK;
+  return rc;
 }
 
 static int cursor_next(sqlite3_vtab_cursor *cur){
@@ -629,14 +661,12 @@ static int cursor_next(sqlite3_vtab_cursor *cur){
     return SQLITE_OK;
   }
   c->i++;
-  cursor_settle(c);
-  return SQLITE_OK;
+  return cursor_settle(c);
 }
 
 static int cursor_eof(sqlite3_vtab_cursor *cur){
   cvec_cursor *c = (cvec_cursor*)cur;
-  /* a ROLLBACK TO since xFilter may have removed the rest */
-  return c->i >= c->end || c->i >= cvec_seg_nrec(cursor_seg(c));
+  return c->i >= c->end;
 }
 
 static int cursor_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int iCol){
@@ -812,6 +842,7 @@ static int vtab_commit(sqlite3_vtab *pVtab){
   p->nMark = 0;
   if( p->seg==0 ) return SQLITE_OK;
   int rc = cvec_seg_commit(p->seg);
+  vtab_clamp_cursors(p);   /* a failed commit drops the pending rows */
   if( rc ){
     sqlite3_log(sqlite_code(rc), CVEC_PREFIX "commit of %s failed after the "
                 "database committed: %s", p->zTable, cvec_seg_errmsg(p->seg));
@@ -825,6 +856,7 @@ static int vtab_rollback(sqlite3_vtab *pVtab){
   p->nMark = 0;
   if( p->seg==0 ) return SQLITE_OK;
   int rc = cvec_seg_rollback(p->seg);
+  vtab_clamp_cursors(p);
   return rc ? seg_error(p, rc) : SQLITE_OK;
 }
 
@@ -872,6 +904,7 @@ static int vtab_rollback_to(sqlite3_vtab *pVtab, int i){
   }
   if( p->seg==0 ) return SQLITE_OK;
   int rc = cvec_seg_truncate_pending(p->seg, keep);
+  vtab_clamp_cursors(p);
   return rc ? seg_error(p, rc) : SQLITE_OK;
 }
 
