@@ -38,14 +38,17 @@ enum { CVEC_ID_OK, CVEC_ID_NULL, CVEC_ID_NOTINT, CVEC_ID_RANGE };
 int cvec_id_from_value(sqlite3_value *v, uint32_t *pId);
 
 /*
-** Decode v, a BLOB of float32 LE or JSON text, into a vector.  zSubject names
-** it in messages ("vector for id 7").  dim is the number of floats required
+** Decode v, a BLOB of float32 LE or JSON text, into a vector.  Messages name
+** it as printf(zSubjectFmt, iSubject), e.g. ("vector for id %lld", 7): the
+** name is made only when there is an error to report (INSERT calls this
+** for every row).  dim is the number of floats required
 ** (0: any number >= 1).  On success *paBytes points to the 4*(*pn) bytes of
 ** float32 LE, either inside v's blob or in *ppFree (sqlite3_free() it), and
 ** every value is finite.  On failure returns an SQLite code and sets *pzErr
 ** (sqlite3_malloc()ed, starting with CVEC_PREFIX).
 */
-int cvec_vector_from_value(sqlite3_value *v, const char *zSubject, uint32_t dim,
+int cvec_vector_from_value(sqlite3_value *v, const char *zSubjectFmt,
+                           sqlite3_int64 iSubject, uint32_t dim,
                            const unsigned char **paBytes, uint32_t *pn,
                            void **ppFree, char **pzErr);
 

@@ -46,6 +46,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Result codes of the core.  The virtual table maps each to an SQLite code. */
 enum {
@@ -200,7 +201,16 @@ static inline void cvec_put_u32le(unsigned char *b, uint32_t v){
   b[0] = (unsigned char)v;       b[1] = (unsigned char)(v>>8);
   b[2] = (unsigned char)(v>>16); b[3] = (unsigned char)(v>>24);
 }
-float cvec_get_f32le(const unsigned char *b);
-void cvec_put_f32le(unsigned char *b, float f);
+static inline float cvec_get_f32le(const unsigned char *b){
+  uint32_t u = cvec_get_u32le(b);
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+static inline void cvec_put_f32le(unsigned char *b, float f){
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  cvec_put_u32le(b, u);
+}
 
 #endif /* CVEC_SEGMENT_H */

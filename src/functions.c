@@ -26,8 +26,9 @@ static int decode_arg(sqlite3_context *ctx, sqlite3_value *v, const char *zFunc,
                       const unsigned char **pa, uint32_t *pn, void **ppFree){
   char *zErr = 0;
   char zSubject[64];
+  /* zFunc holds no '%': the subject is its own format */
   sqlite3_snprintf(sizeof(zSubject), zSubject, "%s argument", zFunc);
-  int rc = cvec_vector_from_value(v, zSubject, 0, pa, pn, ppFree, &zErr);
+  int rc = cvec_vector_from_value(v, zSubject, 0, 0, pa, pn, ppFree, &zErr);
   if( rc==SQLITE_NOMEM ){
     sqlite3_result_error_nomem(ctx);
   }else if( rc ){

@@ -26,19 +26,6 @@
 /* Small helpers                                                             */
 /* ------------------------------------------------------------------------ */
 
-float cvec_get_f32le(const unsigned char *b){
-  uint32_t u = cvec_get_u32le(b);
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
-void cvec_put_f32le(unsigned char *b, float f){
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  cvec_put_u32le(b, u);
-}
-
 int cvec_seg_error(cvec_seg *p, int rc, const char *zFmt, ...){
   va_list ap;
   va_start(ap, zFmt);
@@ -264,6 +251,7 @@ int cvec_seg_drop_idxfile(cvec_seg *p){
   /* A handle that may write replaces the file at once (one pass over the
   ** records, as the overlay would cost), so the damage is not met again. */
   if( !p->readonly ) p->xidx = cvec_idxfile_build(p, p->zIdxPath, p->count);
+  p->idxDirty = p->xidx!=0;   /* a new file is synced when the handle closes */
   return cvec_seg_reset_overlay(p, p->xidx ? cvec_idxfile_covered(p->xidx) : 0);
 }
 
@@ -277,10 +265,11 @@ int cvec_seg_attach_idxfile(cvec_seg *p){
   const char *zWhy = 0;
   cvec_idxfile_close(p->xidx);
   p->xidx = cvec_idxfile_open(p, p->zIdxPath, !p->readonly, &zWhy);
+  p->idxDirty = 0;
   if( p->xidx==0 && !p->readonly ){
     p->xidx = cvec_idxfile_build(p, p->zIdxPath, p->count);
+    p->idxDirty = p->xidx!=0;   /* synced when the handle closes */
   }
-  p->idxDirty = 0;
   return cvec_seg_reset_overlay(p, p->xidx ? cvec_idxfile_covered(p->xidx) : 0);
 }
 

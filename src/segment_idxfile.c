@@ -334,7 +334,7 @@ int cvec_idxfile_put(cvec_idxfile *x, cvec_seg *p, uint32_t id, uint32_t rec){
   if( !x->writable ) return -1;
   if( ((uint64_t)rec+1)*2 > (uint64_t)x->mask+1 ) return 1;
   int rc = put_slot(x, p, id, rec);
-  return rc<0 ? rc : 0;
+  return rc<0 ? rc : rc==0 ? 2 : 0;
 }
 
 /* Add records [x->covered, to) of p; see cvec_idxfile_extend. */
@@ -422,7 +422,10 @@ static uint32_t random_salt(void){
 
 cvec_idxfile *cvec_idxfile_build(cvec_seg *p, const char *zPath, uint32_t count){
   static unsigned nBuild = 0;
-  uint32_t k = 4;
+  /* At least 4096 slots (48 KiB), and four per record: the table is a
+  ** quarter full when built and is rebuilt when half full, so growing a
+  ** segment from empty costs few rebuilds. */
+  uint32_t k = 12;
   uint64_t nAll = p->nrec > count ? p->nrec : count;
   while( ((uint64_t)1<<k) < nAll*4 && k<31 ) k++;
   if( nAll*2 > ((uint64_t)1<<k) ){ errno = EFBIG; return 0; }
@@ -456,9 +459,11 @@ cvec_idxfile *cvec_idxfile_build(cvec_seg *p, const char *zPath, uint32_t count)
     }
   }
   if( ok ){
-    write_header(x, p, 0);
-    /* Synced before it takes the name, so that it is never half there. */
-    ok = msync(x->map, x->mapLen, MS_SYNC)==0 && rename(zTmp, zPath)==0;
+    /* Not synced: like every index write, it is marked with the boot it
+    ** was written in, and rebuilt if a power loss may have torn it.  The
+    ** handle syncs it when it closes (idxDirty). */
+    write_header(x, p, boot_hash());
+    ok = rename(zTmp, zPath)==0;
   }
   struct stat st;
   if( ok && fstat(x->fd, &st)==0 ){

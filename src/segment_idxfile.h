@@ -106,11 +106,13 @@ int cvec_idxfile_writable(const cvec_idxfile *x);
 int cvec_idxfile_extend(cvec_idxfile *x, cvec_seg *p, uint32_t to);
 
 /*
-** Index pending record rec (>= covered) of p, whose id is known to be new,
-** before it is committed: readers ignore it (it lies past their count) and
-** the writer's transaction needs no memory per row.  The holder of the write
-** lock only.  Returns 0, 1 if the table is too full (rebuild it bigger; the
-** build takes the pending records too), -2 on damage, -1 if not writable.
+** Index pending record rec (>= covered) of p before it is committed:
+** readers ignore it (it lies past their count) and the writer's transaction
+** needs no memory per row.  The holder of the write lock only.  Returns 0,
+** 2 if an earlier record already has this id (nothing written: the caller
+** refuses the duplicate), 1 if the table is too full (rebuild it bigger;
+** the build takes the pending records too), -2 on damage, -1 if not
+** writable.
 */
 int cvec_idxfile_put(cvec_idxfile *x, cvec_seg *p, uint32_t id, uint32_t rec);
 

@@ -130,6 +130,17 @@ static int flush(cvec_seg *p){
   return CVEC_OK;
 }
 
+static int dup_error(cvec_seg *p, uint32_t id){
+  return cvec_seg_error(p, CVEC_CONSTRAINT, "%s: id %u already exists",
+                        p->zName, id);
+}
+
+/* True if id is in the overlay (records [base, nrec) not in the file). */
+static int in_overlay(cvec_seg *p, uint32_t id){
+  int64_t r = cvec_index_get(&p->idx, id);
+  return r>=0 && r<(int64_t)p->nrec && cvec_seg_record_id(p, (uint32_t)r)==id;
+}
+
 /*
 ** Index the record about to become number nrec.  It goes into the index
 ** file when this handle may write it (no memory per pending row; a table
@@ -138,13 +149,14 @@ static int flush(cvec_seg *p){
 */
 static int index_pending(cvec_seg *p, uint32_t id){
   if( p->xidx && cvec_idxfile_writable(p->xidx) ){
+    /* one probe both finds a duplicate and places the new id */
     int r = cvec_idxfile_put(p->xidx, p, id, p->nrec);
     if( r==1 ){
       cvec_idxfile *y = cvec_idxfile_build(p, p->zIdxPath, p->count);
       if( y ){
         cvec_idxfile_close(p->xidx);
         p->xidx = y;
-        p->idxDirty = 0;
+        p->idxDirty = 1;
         r = cvec_idxfile_put(p->xidx, p, id, p->nrec);
       }
     }
@@ -157,13 +169,15 @@ static int index_pending(cvec_seg *p, uint32_t id){
       p->idxDirty = 1;
       return CVEC_OK;
     }
+    if( r==2 ) return dup_error(p, id);
     /* the file cannot take it (too full and no room to rebuild): overlay */
   }
-  if( cvec_index_put(&p->idx, id, p->nrec)<0 ){
+  int r = cvec_index_put(&p->idx, id, p->nrec);
+  if( r<0 ){
     return cvec_seg_error(p, CVEC_NOMEM, "%s: out of memory for the id index",
                           p->zName);
   }
-  return CVEC_OK;
+  return r==0 ? dup_error(p, id) : CVEC_OK;
 }
 
 int cvec_seg_append(cvec_seg *p, uint32_t id, const void *vec){
@@ -178,9 +192,11 @@ int cvec_seg_append(cvec_seg *p, uint32_t id, const void *vec){
     return cvec_seg_error(p, CVEC_RANGE, "id 0 is out of range 1..%u",
                           CVEC_MAX_ID);
   }
-  if( cvec_seg_lookup(p, id)>=0 ){
-    return cvec_seg_error(p, CVEC_CONSTRAINT, "%s: id %u already exists",
-                          p->zName, id);
+  /* Duplicates: with a writable index file, the overlay is checked here and
+  ** the file by the same probe that places the id (index_pending). */
+  if( p->xidx && cvec_idxfile_writable(p->xidx) ? in_overlay(p, id)
+                                                : cvec_seg_lookup(p, id)>=0 ){
+    return dup_error(p, id);
   }
   if( p->broken ) return CVEC_NOMEM;   /* the lookup could not be answered */
   if( p->nrec >= p->limit ){
@@ -300,7 +316,7 @@ void cvec_seg_update_idxfile(cvec_seg *p){
     if( y ){
       cvec_idxfile_close(x);
       p->xidx = y;
-      p->idxDirty = 0;
+      p->idxDirty = 1;
     }
   }else if( r==-2 ){
     (void)cvec_seg_drop_idxfile(p);

@@ -43,18 +43,43 @@ static const char *type_name(int eType){
   }
 }
 
-int cvec_vector_from_value(sqlite3_value *v, const char *zSubject, uint32_t dim,
+/*
+** True if any of the n float32 at a is NaN or infinite (all exponent bits
+** set).  On little-endian hosts the loop reads the words as they are and
+** vectorizes; this runs for every INSERT.
+*/
+static int any_nonfinite(const unsigned char *a, uint32_t n){
+  uint32_t bad = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
+  for(uint32_t i=0; i<n; i++){
+    uint32_t u;
+    memcpy(&u, a+4*(size_t)i, 4);
+    bad |= (u & 0x7f800000u)==0x7f800000u;
+  }
+#else
+  for(uint32_t i=0; i<n; i++){
+    bad |= (cvec_get_u32le(a+4*(size_t)i) & 0x7f800000u)==0x7f800000u;
+  }
+#endif
+  return bad!=0;
+}
+
+int cvec_vector_from_value(sqlite3_value *v, const char *zSubjectFmt,
+                           sqlite3_int64 iSubject, uint32_t dim,
                            const unsigned char **paBytes, uint32_t *pn,
                            void **ppFree, char **pzErr){
   int eType = sqlite3_value_type(v);
+  char zSubject[64];
   *ppFree = 0;
   *pzErr = 0;
+#define SUBJECT() (sqlite3_snprintf(sizeof(zSubject), zSubject, zSubjectFmt, \
+                                    iSubject), zSubject)
   if( eType==SQLITE_BLOB ){
     const unsigned char *a = sqlite3_value_blob(v);
     int nByte = sqlite3_value_bytes(v);
     if( nByte%4 ){
       *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s is a blob of %d byte%s, "
-                               "not a whole number of float32", zSubject, nByte,
+                               "not a whole number of float32", SUBJECT(), nByte,
                                nByte==1 ? "" : "s");
       return SQLITE_ERROR;
     }
@@ -62,17 +87,19 @@ int cvec_vector_from_value(sqlite3_value *v, const char *zSubject, uint32_t dim,
     if( dim ? n!=dim : n==0 ){
       *pzErr = dim ?
         sqlite3_mprintf(CVEC_PREFIX "%s has %u float%s; table expects %u",
-                        zSubject, n, n==1 ? "" : "s", dim) :
-        sqlite3_mprintf(CVEC_PREFIX "%s is empty", zSubject);
+                        SUBJECT(), n, n==1 ? "" : "s", dim) :
+        sqlite3_mprintf(CVEC_PREFIX "%s is empty", SUBJECT());
       return SQLITE_ERROR;
     }
-    for(uint32_t i=0; i<n; i++){
-      float f = cvec_get_f32le(a+4*(size_t)i);
-      if( !isfinite(f) ){
-        *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s: element %u (%s) is not finite",
-                                 zSubject, i, isnan(f) ? "NaN" :
-                                 f>0 ? "Infinity" : "-Infinity");
-        return SQLITE_ERROR;
+    if( any_nonfinite(a, n) ){
+      for(uint32_t i=0; i<n; i++){
+        float f = cvec_get_f32le(a+4*(size_t)i);
+        if( !isfinite(f) ){
+          *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s: element %u (%s) is not "
+                                   "finite", SUBJECT(), i, isnan(f) ? "NaN" :
+                                   f>0 ? "Infinity" : "-Infinity");
+          return SQLITE_ERROR;
+        }
       }
     }
     *paBytes = a;
@@ -90,13 +117,13 @@ int cvec_vector_from_value(sqlite3_value *v, const char *zSubject, uint32_t dim,
     if( rc==CVEC_JSON_OK && (dim ? n!=dim : n==0) ){
       *pzErr = dim ?
         sqlite3_mprintf(CVEC_PREFIX "%s has %u float%s; table expects %u",
-                        zSubject, n, n==1 ? "" : "s", dim) :
-        sqlite3_mprintf(CVEC_PREFIX "%s is empty", zSubject);
+                        SUBJECT(), n, n==1 ? "" : "s", dim) :
+        sqlite3_mprintf(CVEC_PREFIX "%s is empty", SUBJECT());
       return SQLITE_ERROR;
     }
     if( rc==CVEC_JSON_NOMEM ) return SQLITE_NOMEM;
     if( rc ){
-      *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s: %s", zSubject, zErr);
+      *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s: %s", SUBJECT(), zErr);
       return SQLITE_ERROR;
     }
     float *af = sqlite3_malloc64((sqlite3_uint64)n*4);
@@ -116,6 +143,6 @@ int cvec_vector_from_value(sqlite3_value *v, const char *zSubject, uint32_t dim,
     return SQLITE_OK;
   }
   *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s is %s; expected a BLOB of float32 "
-                           "or JSON text", zSubject, type_name(eType));
+                           "or JSON text", SUBJECT(), type_name(eType));
   return SQLITE_ERROR;
 }

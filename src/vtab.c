@@ -773,17 +773,13 @@ static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     return SQLITE_READONLY;
   }
 
-  char zSubject[48];
-  if( eId==CVEC_ID_OK ){
-    sqlite3_snprintf(sizeof(zSubject), zSubject, "vector for id %u", id);
-  }else{
-    sqlite3_snprintf(sizeof(zSubject), zSubject, "vector for the new row");
-  }
   const unsigned char *aVec;
   uint32_t n;
   void *pFree = 0;
   char *zErr = 0;
-  rc = cvec_vector_from_value(argv[3], zSubject, cvec_seg_dimension(p->seg),
+  rc = cvec_vector_from_value(argv[3], eId==CVEC_ID_OK ? "vector for id %lld"
+                                                       : "vector for the new row",
+                              id, cvec_seg_dimension(p->seg),
                               &aVec, &n, &pFree, &zErr);
   if( rc ){
     take_error(p, zErr);
@@ -809,6 +805,8 @@ static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     return SQLITE_CONSTRAINT_PRIMARYKEY;
   }
   if( crc ) return seg_error(p, crc);
+  /* maps the append replaced are needed only by open cursors */
+  if( p->nCursor==0 ) cvec_seg_release_maps(p->seg);
   *pRowid = id;
   return SQLITE_OK;
 }
