@@ -358,15 +358,23 @@ static int add_records(cvec_idxfile *x, cvec_seg *p, uint32_t to){
   return 0;
 }
 
-int cvec_idxfile_extend(cvec_idxfile *x, cvec_seg *p, uint32_t to){
+int cvec_idxfile_extend(cvec_idxfile *x, cvec_seg *p, uint32_t to,
+                        uint32_t placedFrom, uint32_t maxIdAll){
   if( !x->writable ) return -1;
   if( to<=x->covered ) return 0;
+  if( (uint64_t)to*2 > (uint64_t)x->mask+1 ) return 1;
+  if( placedFrom<x->covered ) placedFrom = x->covered;
+  if( placedFrom>to ) placedFrom = to;
   uint32_t oldCovered = x->covered, oldMax = x->maxId, oldSkip = x->nskip;
-  int rc = add_records(x, p, to);
+  int rc = add_records(x, p, placedFrom);
   if( rc ){
     x->covered = oldCovered; x->maxId = oldMax; x->nskip = oldSkip;
     return rc;
   }
+  /* [placedFrom, to): slots placed as they were appended, ids new and not
+  ** 0, so nothing to count as skipped */
+  x->covered = to;
+  if( maxIdAll>x->maxId ) x->maxId = maxIdAll;
   write_header(x, p, boot_hash());
   return 0;
 }

@@ -99,11 +99,15 @@ int cvec_idxfile_writable(const cvec_idxfile *x);
 
 /*
 ** Add records [covered, to) of p to the index and publish the new header
-** (not synced; see above).  Only the holder of the segment's write lock
-** calls this.  Returns 0, 1 if the table is too full (rebuild it bigger),
-** -2 if damage was met, or -1 on an I/O error.
+** (not synced; see above).  Records [placedFrom, to) already have their
+** slots (cvec_idxfile_put as they were appended; new, non-zero ids) and are
+** not probed again; maxIdAll is the largest id of [0, to).  Pass
+** placedFrom = to to probe them all.  Only the holder of the segment's
+** write lock calls this.  Returns 0, 1 if the table is too full (rebuild it
+** bigger), -2 if damage was met, or -1 on an I/O error.
 */
-int cvec_idxfile_extend(cvec_idxfile *x, cvec_seg *p, uint32_t to);
+int cvec_idxfile_extend(cvec_idxfile *x, cvec_seg *p, uint32_t to,
+                        uint32_t placedFrom, uint32_t maxIdAll);
 
 /*
 ** Index pending record rec (>= covered) of p before it is committed:

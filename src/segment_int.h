@@ -60,6 +60,9 @@ struct cvec_seg {
   cvec_idxfile *xidx;       /* persistent index of [0, base), or NULL */
   uint32_t base;            /* records indexed by xidx */
   int idxDirty;             /* this handle extended xidx without syncing it */
+  int pendInFile;           /* every pending record of this transaction was
+                            ** placed in xidx as it was appended: the commit
+                            ** need not probe for them again */
   cvec_index idx;           /* overlay: ids of records [base, nrec) */
   uint32_t maxId;           /* largest id in [0, nrec) */
   uint32_t maxIdCommitted;  /* largest id in [0, count) */
@@ -98,8 +101,9 @@ int cvec_seg_reset_overlay(cvec_seg *p, uint32_t newBase);
 int cvec_seg_attach_idxfile(cvec_seg *p);
 /* Stop using the index file (damage, I/O error): the overlay takes over. */
 int cvec_seg_drop_idxfile(cvec_seg *p);
-/* Bring the index file up to the committed count after a commit (writer). */
-void cvec_seg_update_idxfile(cvec_seg *p);
+/* Bring the index file up to the committed count after a commit (writer);
+** oldCount is the count before it. */
+void cvec_seg_update_idxfile(cvec_seg *p, uint32_t oldCount);
 /* Read the header's count and check the file holds that many records. */
 int cvec_seg_read_count(cvec_seg *p, uint32_t *pCount);
 /* pwrite all of n bytes at off, retrying short writes and EINTR. */

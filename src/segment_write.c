@@ -92,6 +92,7 @@ int cvec_seg_begin_write(cvec_seg *p){
   p->locked = 1;
   p->touched = 0;
   p->synced = 0;
+  p->pendInFile = 1;
   return CVEC_OK;
 }
 
@@ -172,6 +173,7 @@ static int index_pending(cvec_seg *p, uint32_t id){
     if( r==2 ) return dup_error(p, id);
     /* the file cannot take it (too full and no room to rebuild): overlay */
   }
+  p->pendInFile = 0;
   int r = cvec_index_put(&p->idx, id, p->nrec);
   if( r<0 ){
     return cvec_seg_error(p, CVEC_NOMEM, "%s: out of memory for the id index",
@@ -305,10 +307,13 @@ int cvec_seg_sync(cvec_seg *p){
 ** (the overlay covers the rest), a full one is rebuilt twice as large, a
 ** damaged one rebuilt or dropped.
 */
-void cvec_seg_update_idxfile(cvec_seg *p){
+void cvec_seg_update_idxfile(cvec_seg *p, uint32_t oldCount){
   cvec_idxfile *x = p->xidx;
   if( x==0 || !cvec_idxfile_writable(x) ) return;
-  int r = cvec_idxfile_extend(x, p, p->count);
+  /* The records of this commit are [base count, count); with pendInFile
+  ** they already have their slots and only the header moves. */
+  uint32_t placedFrom = p->pendInFile ? oldCount : p->count;
+  int r = cvec_idxfile_extend(x, p, p->count, placedFrom, p->maxId);
   if( r==0 ){
     p->idxDirty = 1;
   }else if( r==1 ){
@@ -341,9 +346,10 @@ int cvec_seg_commit(cvec_seg *p){
       /* The new count is in the file (other handles may already read it),
       ** so the records are committed whatever fdatasync says; a failure
       ** only means they may not survive a power loss, and is reported. */
+      uint32_t oldCount = p->count;
       p->count = p->nrec;
       p->maxIdCommitted = p->maxId;
-      cvec_seg_update_idxfile(p);
+      cvec_seg_update_idxfile(p, oldCount);
       if( p->syncMode==CVEC_SYNC_FULL && cvec_fdatasync(p->fd) ){
         cvec_seg_error(p, CVEC_IOERR, "%s: fdatasync failed: %s",
                        p->zName, strerror(errno));
