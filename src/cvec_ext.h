@@ -6,6 +6,7 @@
 ** extension.c  entry point sqlite3_cvec_init: version check, registration
 ** vtab.c       the cvec_segment virtual table, over the storage core
 ** functions.c  cvec_version(), cvec_to_json(), cvec_from_json()
+** check.c      cvec_check() and cvec_repair()
 ** sqlvalue.c   SQL values -> ids and float32 vectors, with error messages
 **
 ** Every error message starts with CVEC_PREFIX, except the duplicate-id error,
@@ -25,7 +26,22 @@ SQLITE_EXTENSION_INIT3
 
 #define CVEC_PREFIX "cvec: "
 
-int cvec_register_vtab(sqlite3 *db);
+/*
+** The cvec_segment tables open in one connection, so that cvec_check() and
+** cvec_repair() can find a table's file by the table's name.  Shared by the
+** module and the functions that use it, each holding a reference (the
+** last destructor SQLite calls frees it).
+*/
+typedef struct cvec_registry cvec_registry;
+cvec_registry *cvec_registry_new(void);          /* one reference, yours */
+void cvec_registry_ref(cvec_registry *pReg);
+void cvec_registry_unref(void *pReg);            /* an xDestroy for SQLite */
+/* The file of table zTable (any schema): 1 and *pzPath, *pzName set, or 0. */
+int cvec_vtab_find(cvec_registry *pReg, const char *zTable,
+                   const char **pzPath, const char **pzName);
+
+int cvec_register_vtab(sqlite3 *db, cvec_registry *pReg);
+int cvec_register_check(sqlite3 *db, cvec_registry *pReg);
 int cvec_register_functions(sqlite3 *db);
 
 /*

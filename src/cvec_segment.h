@@ -192,6 +192,40 @@ int cvec_seg_rollback(cvec_seg *p);
 uint32_t cvec_seg_pending(const cvec_seg *p);
 int cvec_seg_truncate_pending(cvec_seg *p, uint32_t n);
 
+/*
+** Integrity check (segment_check.c).  Reads the segment at zPath without
+** changing it and calls xProblem once per problem found, in file order:
+**   kind "header"    the header is unusable (nothing more is checked)
+**   kind "short"     the file is shorter than its count claims
+**   kind "tail"      complete records past the count, or a partial record
+**   kind "zero_id"   a record with id 0 (skipped by reads)
+**   kind "duplicate" an id seen in an earlier record (that one wins)
+**   kind "index"     the index file is missing, rejected, behind, damaged,
+**                    or gives a wrong record for an id
+** with the record number and id concerned (-1 when none) and a message.
+** A non-zero return from xProblem stops the check.  Returns CVEC_OK (also
+** when problems were found) or an error with zErr set (file missing...).
+*/
+typedef int (*cvec_problem_fn)(void *ctx, const char *zKind, int64_t iRecord,
+                               int64_t iId, const char *zDetail);
+int cvec_seg_check(const char *zPath, const char *zName, cvec_problem_fn xProblem,
+                   void *ctx, char *zErr);
+
+/*
+** Explicit repair of what other writers of the format leave behind; never
+** run by cvec on its own.  Under the segment's write lock (CVEC_BUSY if a
+** writer holds it): CVEC_REPAIR_ADOPT raises the count to take in the
+** complete records past it; CVEC_REPAIR_DISCARD cuts them off.  Both cut off
+** a partial record at the end, lower a count that claims more records than
+** the file holds, and remove the index file (it is rebuilt).  *pOld and
+** *pNew receive the count before and after.  Run it while no other
+** connection reads the segment.
+*/
+#define CVEC_REPAIR_ADOPT    1
+#define CVEC_REPAIR_DISCARD  2
+int cvec_seg_repair(const char *zPath, const char *zName, int mode,
+                    uint32_t *pOld, uint32_t *pNew, char *zErr);
+
 /* Little-endian helpers shared with the SQL layer. */
 static inline uint32_t cvec_get_u32le(const unsigned char *b){
   return (uint32_t)b[0] | ((uint32_t)b[1]<<8) | ((uint32_t)b[2]<<16)

@@ -26,7 +26,11 @@ int sqlite3_cvec_init(sqlite3 *db, char **pzErrMsg,
                                 "(this is %s)", sqlite3_libversion());
     return SQLITE_ERROR;
   }
+  cvec_registry *pReg = cvec_registry_new();
+  if( pReg==0 ) return SQLITE_NOMEM;
   int rc = cvec_register_functions(db);
-  if( rc==SQLITE_OK ) rc = cvec_register_vtab(db);
+  if( rc==SQLITE_OK ) rc = cvec_register_vtab(db, pReg);
+  if( rc==SQLITE_OK ) rc = cvec_register_check(db, pReg);
+  cvec_registry_unref(pReg);   /* the registrations hold their own */
   return rc;
 }

@@ -109,6 +109,9 @@ int cvec_seg_read_count(cvec_seg *p, uint32_t *pCount);
 /* pwrite all of n bytes at off, retrying short writes and EINTR. */
 int cvec_pwrite_all(int fd, const void *buf, size_t n, off_t off);
 int cvec_pread_all(int fd, void *buf, size_t n, off_t off);
+/* Take (F_WRLCK) or drop (F_UNLCK) the segment write lock on fd without
+** waiting; -1 with errno EAGAIN/EACCES if another holds it. */
+int cvec_lock_fd(int fd, int lockType);
 /* fdatasync where available, else fsync. */
 int cvec_fdatasync(int fd);
 

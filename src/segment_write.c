@@ -39,7 +39,7 @@
 ** of the same file does not drop ours (as it would with POSIX fcntl locks).
 ** Readers take no lock: no reader ever blocks the writer.
 */
-static int lock_op(cvec_seg *p, int lockType){
+int cvec_lock_fd(int fd, int lockType){
 #ifdef F_OFD_SETLK
   struct flock fl;
   memset(&fl, 0, sizeof(fl));
@@ -47,11 +47,15 @@ static int lock_op(cvec_seg *p, int lockType){
   fl.l_whence = SEEK_SET;
   fl.l_start = 0;
   fl.l_len = 4;
-  return fcntl(p->fd, F_OFD_SETLK, &fl);
+  return fcntl(fd, F_OFD_SETLK, &fl);
 #else
   /* flock() locks are per open file description as well */
-  return flock(p->fd, (lockType==F_UNLCK ? LOCK_UN : LOCK_EX)|LOCK_NB);
+  return flock(fd, (lockType==F_UNLCK ? LOCK_UN : LOCK_EX)|LOCK_NB);
 #endif
+}
+
+static int lock_op(cvec_seg *p, int lockType){
+  return cvec_lock_fd(p->fd, lockType);
 }
 
 static void unlock(cvec_seg *p){

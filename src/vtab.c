@@ -43,6 +43,8 @@ typedef struct cvec_cursor cvec_cursor;
 struct cvec_vtab {
   sqlite3_vtab base;
   sqlite3 *db;
+  cvec_registry *pReg;   /* the connection's list of tables */
+  cvec_vtab *pNextReg;   /* next table in it */
   char *zTable;          /* table name, for constraint messages */
   char *zPath;           /* the segment file, resolved against the db's dir */
   char *zName;           /* the segment file as the user wrote it */
@@ -329,8 +331,47 @@ static int open_segment(cvec_vtab *p, int flags, char **pzErr){
   return SQLITE_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The registry of open tables                                               */
+/* ------------------------------------------------------------------------ */
+
+struct cvec_registry {
+  int nRef;
+  cvec_vtab *pFirst;
+};
+
+cvec_registry *cvec_registry_new(void){
+  cvec_registry *r = sqlite3_malloc(sizeof(*r));
+  if( r ){ r->nRef = 1; r->pFirst = 0; }
+  return r;
+}
+
+void cvec_registry_ref(cvec_registry *pReg){ pReg->nRef++; }
+
+void cvec_registry_unref(void *pArg){
+  cvec_registry *r = pArg;
+  if( --r->nRef==0 ) sqlite3_free(r);
+}
+
+int cvec_vtab_find(cvec_registry *pReg, const char *zTable,
+                   const char **pzPath, const char **pzName){
+  for(cvec_vtab *p=pReg->pFirst; p; p=p->pNextReg){
+    if( sqlite3_stricmp(p->zTable, zTable)==0 ){
+      *pzPath = p->zPath;
+      *pzName = p->zName;
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static int vtab_disconnect(sqlite3_vtab *pVtab){
   cvec_vtab *p = (cvec_vtab*)pVtab;
+  if( p->pReg ){
+    for(cvec_vtab **pp=&p->pReg->pFirst; *pp; pp=&(*pp)->pNextReg){
+      if( *pp==p ){ *pp = p->pNextReg; break; }
+    }
+  }
   cvec_seg_close(p->seg);
   sqlite3_free(p->zTable);
   sqlite3_free(p->zPath);
@@ -344,7 +385,7 @@ static int vtab_disconnect(sqlite3_vtab *pVtab){
 ** xCreate (isCreate) and xConnect.  Only xCreate may create the file; xConnect
 ** never fails for a missing or damaged file (see the header comment).
 */
-static int vtab_init(sqlite3 *db, int argc, const char *const*argv,
+static int vtab_init(sqlite3 *db, void *pAux, int argc, const char *const*argv,
                      sqlite3_vtab **ppVtab, char **pzErr, int isCreate){
   cvec_args a;
   cvec_vtab *p = 0;
@@ -388,6 +429,9 @@ static int vtab_init(sqlite3 *db, int argc, const char *const*argv,
     sqlite3_free(zIgnored);
   }
   args_free(&a);
+  p->pReg = (cvec_registry*)pAux;
+  p->pNextReg = p->pReg->pFirst;
+  p->pReg->pFirst = p;
   *ppVtab = &p->base;
   return SQLITE_OK;
 
@@ -401,15 +445,13 @@ fail:
 static int vtab_create(sqlite3 *db, void *pAux, int argc,
                        const char *const*argv, sqlite3_vtab **ppVtab,
                        char **pzErr){
-  (void)pAux;
-  return vtab_init(db, argc, argv, ppVtab, pzErr, 1);
+  return vtab_init(db, pAux, argc, argv, ppVtab, pzErr, 1);
 }
 
 static int vtab_connect(sqlite3 *db, void *pAux, int argc,
                         const char *const*argv, sqlite3_vtab **ppVtab,
                         char **pzErr){
-  (void)pAux;
-  return vtab_init(db, argc, argv, ppVtab, pzErr, 0);
+  return vtab_init(db, pAux, argc, argv, ppVtab, pzErr, 0);
 }
 
 /* DROP TABLE leaves the segment file in place: it is data that other tools
@@ -940,6 +982,8 @@ static const sqlite3_module cvecModule = {
 #endif
 };
 
-int cvec_register_vtab(sqlite3 *db){
-  return sqlite3_create_module(db, "cvec_segment", &cvecModule, 0);
+int cvec_register_vtab(sqlite3 *db, cvec_registry *pReg){
+  cvec_registry_ref(pReg);
+  return sqlite3_create_module_v2(db, "cvec_segment", &cvecModule, pReg,
+                                  cvec_registry_unref);
 }
