@@ -740,6 +740,40 @@ static int cursor_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
 /* Writing                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/*
+** The connection's busy timeout in ms (PRAGMA busy_timeout: SQLite has no
+** other way to read it), 0 if it cannot be read.
+*/
+static int busy_timeout_ms(sqlite3 *db){
+  sqlite3_stmt *pStmt = 0;
+  int ms = 0;
+  if( sqlite3_prepare_v2(db, "PRAGMA busy_timeout", -1, &pStmt, 0)==SQLITE_OK
+   && sqlite3_step(pStmt)==SQLITE_ROW ){
+    ms = sqlite3_column_int(pStmt, 0);
+  }
+  sqlite3_finalize(pStmt);
+  return ms;
+}
+
+/*
+** Take the segment's write lock, waiting while another writer holds it for
+** up to the connection's busy timeout (as SQLite itself waits for its own
+** locks), polling with a backoff from 1 to 100 ms.  Then SQLITE_BUSY.
+*/
+static int begin_write_waiting(cvec_vtab *p){
+  int crc = cvec_seg_begin_write(p->seg);
+  if( crc!=CVEC_BUSY ) return crc;
+  int ms = busy_timeout_ms(p->db);
+  for(int waited=0, step=1; crc==CVEC_BUSY && waited<ms; ){
+    int d = step < ms-waited ? step : ms-waited;
+    sqlite3_sleep(d);
+    waited += d;
+    if( step<100 ) step *= 2;
+    crc = cvec_seg_begin_write(p->seg);
+  }
+  return crc;
+}
+
 /* Describe an id value for a message: 7, 7.5, 'abc'.  eType is the value's
 ** type as given, before cvec_id_from_value() converted numeric text. */
 static char *describe_value(sqlite3_value *v, int eType){
@@ -828,7 +862,7 @@ static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     return rc;
   }
 
-  int crc = cvec_seg_begin_write(p->seg);
+  int crc = begin_write_waiting(p);
   if( crc==CVEC_OK && eId==CVEC_ID_NULL ){
     /* max(id)+1, decided under the lock */
     uint32_t mx = cvec_seg_max_id(p->seg);
