@@ -61,7 +61,8 @@ enum {
   CVEC_READONLY,    /* the handle was opened read-only */
   CVEC_CONSTRAINT,  /* duplicate id */
   CVEC_RANGE,       /* id out of range */
-  CVEC_FULL         /* the append would pass the count limit */
+  CVEC_FULL,        /* the append would pass the count limit */
+  CVEC_STALE        /* the path now names another file (or none) */
 };
 
 #define CVEC_MAGIC        "CVEC"
@@ -145,6 +146,13 @@ uint32_t cvec_seg_record_id(cvec_seg *p, uint32_t i);
 ** never hold duplicates or id 0, and then this costs nothing.
 */
 int cvec_seg_record_visible(cvec_seg *p, uint32_t i);
+
+/*
+** CVEC_OK if the handle's file still has the name it was opened by, else
+** CVEC_STALE (replaced by a rename, or removed).  Writers check it under the
+** lock: rows appended to a file that lost its name would be lost.
+*/
+int cvec_seg_still_named(cvec_seg *p);
 
 /* Record index holding id, or -1 if id is not in [0, nrec).  Also -1 when
 ** the indexes are unusable (out of memory rebuilding them): then

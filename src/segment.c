@@ -588,6 +588,19 @@ void cvec_seg_set_sync(cvec_seg *p, int syncMode){ p->syncMode = syncMode; }
 
 int cvec_seg_broken(const cvec_seg *p){ return p->broken; }
 
+int cvec_seg_still_named(cvec_seg *p){
+  struct stat a, b;
+  if( fstat(p->fd, &a) ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s: fstat failed: %s",
+                          p->zName, strerror(errno));
+  }
+  if( stat(p->zPath, &b) || a.st_dev!=b.st_dev || a.st_ino!=b.st_ino ){
+    return cvec_seg_error(p, CVEC_STALE, "%s was replaced or removed while "
+                          "open", p->zName);
+  }
+  return CVEC_OK;
+}
+
 const unsigned char *cvec_seg_record(cvec_seg *p, uint32_t i){
   assert( i < p->nrec );
   if( i < p->nflushed ){

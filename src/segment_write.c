@@ -80,9 +80,12 @@ int cvec_seg_begin_write(cvec_seg *p){
     return cvec_seg_error(p, CVEC_IOERR, "%s: cannot lock: %s",
                           p->zName, strerror(errno));
   }
+  /* Rows appended to a file that no longer has our name would be lost:
+  ** refuse if the segment was replaced or removed while open. */
+  int rc = cvec_seg_still_named(p);
   /* Under the lock the count cannot move: catch up with it now, so that
   ** duplicate-id and max(id)+1 decisions from here on are final. */
-  int rc = cvec_seg_refresh(p);
+  if( rc==CVEC_OK ) rc = cvec_seg_refresh(p);
   /* The writer extends the index file in place: make sure it is the one
   ** readers open by name (another handle may have rebuilt it, or somebody
   ** deleted it), or the extensions would go to a file nobody reads. */

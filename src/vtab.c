@@ -24,11 +24,13 @@
 ** corrupt file), the table still connects so that DROP TABLE works, and every
 ** statement that touches it retries the open and reports why it failed.
 */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime */
 #include "cvec_ext.h"
 #include "cvec_segment.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +60,7 @@ struct cvec_vtab {
   int nCursor;           /* open cursors: while there are any, blobs handed
                          ** out as SQLITE_STATIC may still be in use */
   cvec_cursor *pCursors; /* the open cursors */
+  sqlite3_int64 iNameCheck; /* when (ms) the file's name was last checked */
 };
 
 /*
@@ -126,6 +129,7 @@ static int sqlite_code(int rc){
     case CVEC_CONSTRAINT: return SQLITE_CONSTRAINT_PRIMARYKEY;
     case CVEC_FULL:       return SQLITE_FULL;
     case CVEC_RANGE:      return SQLITE_MISMATCH;
+    case CVEC_STALE:      return SQLITE_ERROR;
     default:              return SQLITE_ERROR;
   }
 }
@@ -550,11 +554,35 @@ static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 /* Cursors                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* Milliseconds between checks that a reader's file still has its name. */
+#define NAME_CHECK_MS 100
+
+/*
+** A segment replaced behind a reader's back (a new file renamed over it)
+** would otherwise be read in its old version for as long as the table stays
+** open.  Checking the name costs a path lookup, so a table does it at most
+** every NAME_CHECK_MS, when a statement starts and no other statement of
+** the connection is reading the table; it then opens the new file.
+*/
+static int follow_renamed_file(cvec_vtab *p){
+  if( p->seg==0 || p->nCursor>0 || cvec_seg_in_write(p->seg) ) return SQLITE_OK;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  sqlite3_int64 now = (sqlite3_int64)ts.tv_sec*1000 + ts.tv_nsec/1000000;
+  if( now - p->iNameCheck < NAME_CHECK_MS ) return SQLITE_OK;
+  p->iNameCheck = now;
+  if( cvec_seg_still_named(p->seg)!=CVEC_STALE ) return SQLITE_OK;
+  cvec_seg_close(p->seg);
+  p->seg = 0;
+  return open_segment(p, 0, 0);
+}
+
 static int cursor_open(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
   cvec_vtab *p = (cvec_vtab*)pVtab;
   /* The cursor's snapshot: the latest commits of other connections, plus
   ** this connection's pending rows. */
-  int rc = open_segment(p, 0, 0);
+  int rc = follow_renamed_file(p);
+  if( rc==SQLITE_OK ) rc = open_segment(p, 0, 0);
   if( rc ) return rc;
   rc = cvec_seg_refresh(p->seg);
   if( rc ) return seg_error(p, rc);
@@ -758,20 +786,31 @@ static int busy_timeout_ms(sqlite3 *db){
 /*
 ** Take the segment's write lock, waiting while another writer holds it for
 ** up to the connection's busy timeout (as SQLite itself waits for its own
-** locks), polling with a backoff from 1 to 100 ms.  Then SQLITE_BUSY.
+** locks), polling with a backoff from 1 to 100 ms, then SQLITE_BUSY.  If
+** the file was replaced or removed since the table opened it and no
+** statement is reading it, the table opens what the name holds now.
+** Returns an SQLite code, with the message set on p.
 */
 static int begin_write_waiting(cvec_vtab *p){
   int crc = cvec_seg_begin_write(p->seg);
-  if( crc!=CVEC_BUSY ) return crc;
-  int ms = busy_timeout_ms(p->db);
-  for(int waited=0, step=1; crc==CVEC_BUSY && waited<ms; ){
-    int d = step < ms-waited ? step : ms-waited;
-    sqlite3_sleep(d);
-    waited += d;
-    if( step<100 ) step *= 2;
+  if( crc==CVEC_STALE && p->nCursor==0 ){
+    cvec_seg_close(p->seg);
+    p->seg = 0;
+    int rc = open_segment(p, 0, 0);
+    if( rc ) return rc;
     crc = cvec_seg_begin_write(p->seg);
   }
-  return crc;
+  if( crc==CVEC_BUSY ){
+    int ms = busy_timeout_ms(p->db);
+    for(int waited=0, step=1; crc==CVEC_BUSY && waited<ms; ){
+      int d = step < ms-waited ? step : ms-waited;
+      sqlite3_sleep(d);
+      waited += d;
+      if( step<100 ) step *= 2;
+      crc = cvec_seg_begin_write(p->seg);
+    }
+  }
+  return crc ? seg_error(p, crc) : SQLITE_OK;
 }
 
 /* Describe an id value for a message: 7, 7.5, 'abc'.  eType is the value's
@@ -862,8 +901,19 @@ static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     return rc;
   }
 
-  int crc = begin_write_waiting(p);
-  if( crc==CVEC_OK && eId==CVEC_ID_NULL ){
+  rc = begin_write_waiting(p);
+  if( rc==SQLITE_OK && n!=cvec_seg_dimension(p->seg) ){
+    /* the file was replaced by one of another dimension (and reopened) */
+    set_error(p, CVEC_PREFIX "vector for id %u has %u floats; table expects %u",
+              id, n, cvec_seg_dimension(p->seg));
+    rc = SQLITE_ERROR;
+  }
+  if( rc ){
+    sqlite3_free(pFree);
+    return rc;
+  }
+  int crc = CVEC_OK;
+  if( eId==CVEC_ID_NULL ){
     /* max(id)+1, decided under the lock */
     uint32_t mx = cvec_seg_max_id(p->seg);
     if( mx==CVEC_MAX_ID ){
