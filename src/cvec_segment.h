@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 /* Result codes of the core.  The virtual table maps each to an SQLite code. */
 enum {
@@ -154,6 +155,14 @@ int cvec_seg_record_visible(cvec_seg *p, uint32_t i);
 */
 int cvec_seg_still_named(cvec_seg *p);
 
+/*
+** For readers, now and then: CVEC_STALE if the file lost its name (as
+** cvec_seg_still_named); else make sure the index file is still the one the
+** handle believes (not cut, not overwritten in place by another copy), and
+** re-attach it if not.  No-op for the index while the write lock is held.
+*/
+int cvec_seg_revalidate(cvec_seg *p);
+
 /* Record index holding id, or -1 if id is not in [0, nrec).  Also -1 when
 ** the indexes are unusable (out of memory rebuilding them): then
 ** cvec_seg_broken() is true and the message is in cvec_seg_errmsg(). */
@@ -233,6 +242,25 @@ int cvec_seg_check(const char *zPath, const char *zName, cvec_problem_fn xProble
 #define CVEC_REPAIR_DISCARD  2
 int cvec_seg_repair(const char *zPath, const char *zName, int mode,
                     uint32_t *pOld, uint32_t *pNew, char *zErr);
+
+/*
+** The file operations of the core that write, sync or cut files, and its
+** reads: every such call goes through this table, so that tests can make
+** any one of them fail (as SQLite tests its VFS).  Each has the meaning and
+** return convention of the system call it is named after; xSync is
+** fdatasync() (fsync() where there is none), xMsync is msync(MS_SYNC).
+*/
+typedef struct cvec_io_methods {
+  ssize_t (*xPread)(int fd, void *buf, size_t n, off_t off);
+  ssize_t (*xPwrite)(int fd, const void *buf, size_t n, off_t off);
+  int (*xSync)(int fd);
+  int (*xFtruncate)(int fd, off_t len);
+  int (*xMsync)(void *addr, size_t len);
+  int (*xRename)(const char *zFrom, const char *zTo);
+} cvec_io_methods;
+extern cvec_io_methods cvec_io;
+/* The system's own operations (to restore cvec_io after a test). */
+extern const cvec_io_methods cvec_io_default;
 
 /* Little-endian helpers shared with the SQL layer. */
 static inline uint32_t cvec_get_u32le(const unsigned char *b){

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -45,10 +46,34 @@ static int open_error(char *zErr, int rc, const char *zFmt, ...){
   return rc;
 }
 
+static ssize_t sys_pread(int fd, void *buf, size_t n, off_t off){
+  return pread(fd, buf, n, off);
+}
+static ssize_t sys_pwrite(int fd, const void *buf, size_t n, off_t off){
+  return pwrite(fd, buf, n, off);
+}
+static int sys_sync(int fd){
+#if defined(__linux__)
+  return fdatasync(fd);
+#else
+  return fsync(fd);
+#endif
+}
+static int sys_ftruncate(int fd, off_t len){ return ftruncate(fd, len); }
+static int sys_msync(void *addr, size_t len){ return msync(addr, len, MS_SYNC); }
+static int sys_rename(const char *zFrom, const char *zTo){ return rename(zFrom, zTo); }
+
+const cvec_io_methods cvec_io_default = {
+  sys_pread, sys_pwrite, sys_sync, sys_ftruncate, sys_msync, sys_rename
+};
+cvec_io_methods cvec_io = {
+  sys_pread, sys_pwrite, sys_sync, sys_ftruncate, sys_msync, sys_rename
+};
+
 int cvec_pwrite_all(int fd, const void *buf, size_t n, off_t off){
   const char *z = buf;
   while( n>0 ){
-    ssize_t w = pwrite(fd, z, n, off);
+    ssize_t w = cvec_io.xPwrite(fd, z, n, off);
     if( w<0 ){
       if( errno==EINTR ) continue;
       return -1;
@@ -62,7 +87,7 @@ int cvec_pwrite_all(int fd, const void *buf, size_t n, off_t off){
 int cvec_pread_all(int fd, void *buf, size_t n, off_t off){
   char *z = buf;
   while( n>0 ){
-    ssize_t r = pread(fd, z, n, off);
+    ssize_t r = cvec_io.xPread(fd, z, n, off);
     if( r<0 ){
       if( errno==EINTR ) continue;
       return -1;
@@ -76,11 +101,7 @@ int cvec_pread_all(int fd, void *buf, size_t n, off_t off){
 int cvec_fdatasync(int fd){
   int rc;
   do{
-#if defined(__linux__)
-    rc = fdatasync(fd);
-#else
-    rc = fsync(fd);
-#endif
+    rc = cvec_io.xSync(fd);
   }while( rc<0 && errno==EINTR );
   return rc;
 }
@@ -130,15 +151,19 @@ int cvec_seg_read_count(cvec_seg *p, uint32_t *pCount){
   unsigned char h[CVEC_HEADER_SIZE];
   struct stat st;
   uint32_t dim = 0;
+  /* The count before the size: a writer makes the file longer before it
+  ** raises the count, so read the other way round a commit landing in
+  ** between would make a sound file look shorter than its count. */
+  if( cvec_pread_all(p->fd, h, sizeof(h), 0) ){
+    if( errno ){
+      return cvec_seg_error(p, CVEC_IOERR, "%s: read failed: %s",
+                            p->zName, strerror(errno));
+    }
+    memset(h, 0, sizeof(h));   /* shorter than a header: check_header says so */
+  }
   if( fstat(p->fd, &st) ){
     return cvec_seg_error(p, CVEC_IOERR, "%s: fstat failed: %s",
                           p->zName, strerror(errno));
-  }
-  if( st.st_size < (off_t)CVEC_HEADER_SIZE ){
-    memset(h, 0, sizeof(h));
-  }else if( cvec_pread_all(p->fd, h, sizeof(h), 0) ){
-    return cvec_seg_error(p, CVEC_IOERR, "%s: read failed: %s",
-                          p->zName, errno ? strerror(errno) : "end of file");
   }
   int rc = check_header(h, st.st_size, p->zName, &dim, pCount, p->zErr);
   if( rc==CVEC_OK && dim!=p->dim ){
@@ -265,6 +290,22 @@ int cvec_seg_attach_idxfile(cvec_seg *p){
   const char *zWhy = 0;
   cvec_idxfile_close(p->xidx);
   p->xidx = cvec_idxfile_open(p, p->zIdxPath, !p->readonly, &zWhy);
+  /* Two refusals can be the passing state of a writer at work, not damage:
+  ** a header caught while it is rewritten, and an index that already
+  ** covers a commit whose count we read just before.  Look again, with the
+  ** count read again, before paying for a rebuild. */
+  for(int tries=0; p->xidx==0 && tries<3 && p->nrec==p->count
+      && (strcmp(zWhy, "header checksum")==0
+          || strcmp(zWhy, "covers more records than the segment")==0); tries++){
+    uint32_t count;
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, 0);
+    if( cvec_seg_read_count(p, &count)==CVEC_OK && count>p->count
+     && cvec_seg_map(p, count)==CVEC_OK ){
+      p->count = p->nflushed = p->nrec = count;
+    }
+    p->xidx = cvec_idxfile_open(p, p->zIdxPath, !p->readonly, &zWhy);
+  }
   p->idxDirty = 0;
   if( p->xidx==0 && !p->readonly ){
     p->xidx = cvec_idxfile_build(p, p->zIdxPath, p->count);
@@ -352,7 +393,7 @@ static int create_file(const char *zPath, const char *zName, uint32_t dim,
     free(zTmp);
     return rc;
   }
-  if( cvec_pwrite_all(fd, h, sizeof(h), 0) || fsync(fd) ){
+  if( cvec_pwrite_all(fd, h, sizeof(h), 0) || cvec_fdatasync(fd) ){
     rc = open_error(zErr, CVEC_IOERR, "%s: cannot write header: %s",
                     zName, strerror(errno));
   }
@@ -423,8 +464,9 @@ int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
     close(fd);
     return open_error(zErr, CVEC_CANTOPEN, "%s: not a regular file", zName);
   }
+  /* The header, then the size again (see cvec_seg_read_count). */
   if( st.st_size>=(off_t)CVEC_HEADER_SIZE
-   && cvec_pread_all(fd, h, sizeof(h), 0) ){
+   && (cvec_pread_all(fd, h, sizeof(h), 0) || fstat(fd, &st)) ){
     rc = open_error(zErr, CVEC_IOERR, "%s: read failed: %s",
                     zName, errno ? strerror(errno) : "end of file");
     close(fd);
@@ -476,7 +518,13 @@ int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
 void cvec_seg_close(cvec_seg *p){
   if( p==0 ) return;
   if( p->locked ) (void)cvec_seg_rollback(p);
-  if( p->xidx && p->idxDirty ) (void)cvec_idxfile_sync(p->xidx);
+  /* Sync the index this handle wrote and mark its header synced, but only
+  ** under the write lock: another writer's newer slots must not be declared
+  ** synced by us.  If the lock is busy the header stays marked unsynced. */
+  if( p->xidx && p->idxDirty && cvec_lock_fd(p->fd, F_WRLCK)==0 ){
+    if( cvec_idxfile_current(p->xidx, p)>=0 ) (void)cvec_idxfile_sync(p->xidx);
+    (void)cvec_lock_fd(p->fd, F_UNLCK);
+  }
   cvec_idxfile_close(p->xidx);
   cvec_seg_release_maps(p);
   free(p->aOld);
@@ -588,6 +636,15 @@ void cvec_seg_set_sync(cvec_seg *p, int syncMode){ p->syncMode = syncMode; }
 
 int cvec_seg_broken(const cvec_seg *p){ return p->broken; }
 
+int cvec_seg_revalidate(cvec_seg *p){
+  int rc = cvec_seg_still_named(p);
+  if( rc || p->locked || p->xidx==0 ) return rc;
+  int r = cvec_idxfile_current(p->xidx, p);
+  if( r<0 ) return cvec_seg_attach_idxfile(p);
+  if( r>0 ) return cvec_seg_reset_overlay(p, cvec_idxfile_covered(p->xidx));
+  return CVEC_OK;
+}
+
 int cvec_seg_still_named(cvec_seg *p){
   struct stat a, b;
   if( fstat(p->fd, &a) ){
@@ -624,6 +681,14 @@ int64_t cvec_seg_lookup(cvec_seg *p, uint32_t id){
   if( p->broken ) return -1;
   if( p->xidx ){
     r = file_lookup(p, id, p->nrec);
+    if( r>=(int64_t)p->base ){
+      /* past the records the file vouches for: an earlier occurrence in
+      ** the overlay (a foreign writer's duplicate) wins */
+      int64_t o = cvec_index_get(&p->idx, id);
+      if( o>=0 && o<r && o<(int64_t)p->nrec && cvec_seg_record_id(p, (uint32_t)o)==id ){
+        r = o;
+      }
+    }
     if( r==-2 ){
       /* Damage: never answer from that file again.  Its replacement (built
       ** at once by a handle that may write) or the overlay answers instead.

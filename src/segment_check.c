@@ -238,7 +238,7 @@ int cvec_seg_repair(const char *zPath, const char *zName, int mode,
     if( keep < r.count && (cvec_pwrite_all(fd, b, 4, 12) || cvec_fdatasync(fd)) ){
       rc = CVEC_IOERR;
     }
-    if( rc==CVEC_OK && r.size > want && (ftruncate(fd, want) || cvec_fdatasync(fd)) ){
+    if( rc==CVEC_OK && r.size > want && (cvec_io.xFtruncate(fd, want) || cvec_fdatasync(fd)) ){
       rc = CVEC_IOERR;
     }
     if( rc==CVEC_OK && keep > r.count

@@ -382,11 +382,11 @@ int cvec_idxfile_extend(cvec_idxfile *x, cvec_seg *p, uint32_t to,
 int cvec_idxfile_sync(cvec_idxfile *x){
   if( !x->writable ) return 0;
   if( get_u64le(x->map+40)==0 ) return 0;   /* already synced */
-  if( msync(x->map, x->mapLen, MS_SYNC) ) return -1;
+  if( cvec_io.xMsync(x->map, x->mapLen) ) return -1;
   /* The slots are on disk: the header may now say so. */
   put_u64le(x->map+40, 0);
   cvec_put_u32le(x->map+60, crc32_of(x->map, 60));
-  return msync(x->map, CVEC_IDX_HEADER_SIZE, MS_SYNC) ? -1 : 0;
+  return cvec_io.xMsync(x->map, CVEC_IDX_HEADER_SIZE) ? -1 : 0;
 }
 
 uint32_t cvec_idxfile_covered(const cvec_idxfile *x){ return x->covered; }
@@ -397,6 +397,31 @@ int cvec_idxfile_writable(const cvec_idxfile *x){ return x->writable; }
 int cvec_idxfile_replaced(const cvec_idxfile *x, const char *zPath){
   struct stat st;
   return stat(zPath, &st) || st.st_dev!=x->dev || st.st_ino!=x->ino;
+}
+
+int cvec_idxfile_current(cvec_idxfile *x, cvec_seg *p){
+  struct stat st;
+  if( fstat(x->fd, &st) || (size_t)st.st_size!=x->mapLen ) return -1;
+  const unsigned char *h = x->map;
+  for(int tries=0; ; tries++){
+    /* a writer in another process may be rewriting the header: retry */
+    if( memcmp(h, "CVIX", 4)==0 && cvec_get_u32le(h+60)==crc32_of(h, 60) ) break;
+    if( tries==3 ) return -1;
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, 0);
+  }
+  if( cvec_get_u32le(h+8)!=x->k || cvec_get_u32le(h+12)!=x->salt
+   || cvec_get_u32le(h+20)!=p->dim ){
+    return -1;                  /* another file written over this one */
+  }
+  uint32_t covered = cvec_get_u32le(h+16);
+  if( covered < x->covered || covered > p->count ) return -1;
+  if( covered==x->covered ) return 0;
+  if( get_u64le(h+32)!=fingerprint(p, covered) ) return -1;
+  x->covered = covered;
+  x->maxId = cvec_get_u32le(h+24);
+  x->nskip = cvec_get_u32le(h+28);
+  return 1;
 }
 
 int cvec_idxfile_reload(cvec_idxfile *x, cvec_seg *p){
@@ -458,8 +483,12 @@ cvec_idxfile *cvec_idxfile_build(cvec_seg *p, const char *zPath, uint32_t count)
   x->salt = random_salt();
   x->fd = open(zTmp, O_RDWR|O_CREAT|O_TRUNC|O_CLOEXEC, 0666);
   int ok = x->fd>=0
-        && ftruncate(x->fd, (off_t)CVEC_IDX_HEADER_SIZE
+        && cvec_io.xFtruncate(x->fd, (off_t)CVEC_IDX_HEADER_SIZE
                             + ((off_t)CVEC_IDX_SLOT_SIZE<<k))==0
+        /* allocate the blocks now: a full disk must fail here, not raise
+        ** SIGBUS when the slots are stored through the map */
+        && posix_fallocate(x->fd, 0, (off_t)CVEC_IDX_HEADER_SIZE
+                                      + ((off_t)CVEC_IDX_SLOT_SIZE<<k))==0
         && map_file(x)==0;
   if( ok ){
     for(uint32_t s=0; s<=x->mask; s++) write_slot(x, s, 0, 0);
@@ -475,7 +504,7 @@ cvec_idxfile *cvec_idxfile_build(cvec_seg *p, const char *zPath, uint32_t count)
     ** was written in, and rebuilt if a power loss may have torn it.  The
     ** handle syncs it when it closes (idxDirty). */
     write_header(x, p, boot_hash());
-    ok = rename(zTmp, zPath)==0;
+    ok = cvec_io.xRename(zTmp, zPath)==0;
   }
   struct stat st;
   if( ok && fstat(x->fd, &st)==0 ){

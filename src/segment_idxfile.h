@@ -131,6 +131,15 @@ int cvec_idxfile_sync(cvec_idxfile *x);
 ** another handle and renamed into place, or deleted). */
 int cvec_idxfile_replaced(const cvec_idxfile *x, const char *zPath);
 
+/*
+** Is the mapped file still what x believes it is?  Checks its size, its
+** header's CRC, size, salt and dimension, and that it covers no fewer
+** records than x thinks and no more than p holds: 0 yes, 1 yes and another
+** writer extended it (x now covers more), -1 no (an older or foreign copy
+** was written over it, or it was cut: stop using it).
+*/
+int cvec_idxfile_current(cvec_idxfile *x, cvec_seg *p);
+
 /* Re-read the header from the file: 1 if another writer extended it and
 ** it still checks out (the handle now covers more), 0 if unchanged, -1 if
 ** it no longer checks out (stop using it). */

@@ -89,8 +89,14 @@ int cvec_seg_begin_write(cvec_seg *p){
   /* The writer extends the index file in place: make sure it is the one
   ** readers open by name (another handle may have rebuilt it, or somebody
   ** deleted it), or the extensions would go to a file nobody reads. */
-  if( rc==CVEC_OK && p->xidx && cvec_idxfile_replaced(p->xidx, p->zIdxPath) ){
-    rc = cvec_seg_attach_idxfile(p);
+  if( rc==CVEC_OK && p->xidx ){
+    int r = cvec_idxfile_replaced(p->xidx, p->zIdxPath) ? -1
+          : cvec_idxfile_current(p->xidx, p);
+    if( r<0 ){
+      rc = cvec_seg_attach_idxfile(p);
+    }else if( r>0 ){
+      rc = cvec_seg_reset_overlay(p, cvec_idxfile_covered(p->xidx));
+    }
   }
   if( rc ){
     (void)lock_op(p, F_UNLCK);
@@ -282,7 +288,7 @@ static int cut_tail(cvec_seg *p, uint32_t n){
     return cvec_seg_error(p, CVEC_IOERR, "%s: fstat failed: %s",
                           p->zName, strerror(errno));
   }
-  if( st.st_size > want && ftruncate(p->fd, want) ){
+  if( st.st_size > want && cvec_io.xFtruncate(p->fd, want) ){
     return cvec_seg_error(p, CVEC_IOERR, "%s: truncate failed: %s",
                           p->zName, strerror(errno));
   }
@@ -349,6 +355,22 @@ int cvec_seg_commit(cvec_seg *p){
     if( cvec_pwrite_all(p->fd, b, 4, 12) ){
       rc = cvec_seg_error(p, CVEC_IOERR, "%s: cannot write count: %s",
                           p->zName, strerror(errno));
+      /* Part of the new count may have reached the file (a short write):
+      ** put the old one back before the records go, or the file would
+      ** claim records it no longer holds, or part of the batch.  If even
+      ** that fails, keep the records: every count the header may hold then
+      ** still has its records behind it. */
+      unsigned char o[4];
+      cvec_put_u32le(o, p->count);
+      if( cvec_pwrite_all(p->fd, o, 4, 12) ){
+        char zSave[CVEC_ERRMSG_MAX];
+        memcpy(zSave, p->zErr, sizeof(zSave));
+        p->touched = 0;               /* so the rollback does not cut */
+        (void)cvec_seg_rollback(p);
+        memcpy(p->zErr, zSave, sizeof(zSave));
+        p->broken = 1;                /* re-read the count before use */
+        return rc;
+      }
     }else{
       /* The new count is in the file (other handles may already read it),
       ** so the records are committed whatever fdatasync says; a failure

@@ -560,9 +560,11 @@ static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
 /*
 ** A segment replaced behind a reader's back (a new file renamed over it)
 ** would otherwise be read in its old version for as long as the table stays
-** open.  Checking the name costs a path lookup, so a table does it at most
+** open, and an index file cut or overwritten in place would be trusted.
+** Checking costs a path lookup and an fstat, so a table does it at most
 ** every NAME_CHECK_MS, when a statement starts and no other statement of
-** the connection is reading the table; it then opens the new file.
+** the connection is reading the table; it then opens the new file, or finds
+** the index again.
 */
 static int follow_renamed_file(cvec_vtab *p){
   if( p->seg==0 || p->nCursor>0 || cvec_seg_in_write(p->seg) ) return SQLITE_OK;
@@ -571,7 +573,8 @@ static int follow_renamed_file(cvec_vtab *p){
   sqlite3_int64 now = (sqlite3_int64)ts.tv_sec*1000 + ts.tv_nsec/1000000;
   if( now - p->iNameCheck < NAME_CHECK_MS ) return SQLITE_OK;
   p->iNameCheck = now;
-  if( cvec_seg_still_named(p->seg)!=CVEC_STALE ) return SQLITE_OK;
+  int crc = cvec_seg_revalidate(p->seg);
+  if( crc!=CVEC_STALE ) return crc ? seg_error(p, crc) : SQLITE_OK;
   cvec_seg_close(p->seg);
   p->seg = 0;
   return open_segment(p, 0, 0);
