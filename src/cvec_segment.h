@@ -144,7 +144,7 @@ uint32_t cvec_seg_record_id(cvec_seg *p, uint32_t i);
 /*
 ** True if record i is what scans return: its id is not 0 and no earlier record
 ** has the same id ("first occurrence wins", SPEC §1).  Files written by cvec
-** never hold duplicates or id 0, and then this costs nothing.
+** never hold duplicates or id 0, and then this costs one compare.
 */
 int cvec_seg_record_visible(cvec_seg *p, uint32_t i);
 

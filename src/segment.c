@@ -671,7 +671,9 @@ uint32_t cvec_seg_record_id(cvec_seg *p, uint32_t i){
 }
 
 int cvec_seg_record_visible(cvec_seg *p, uint32_t i){
-  if( p->nskip==0 ) return 1;   /* no id 0, no duplicates: all visible */
+  /* No duplicates (as the index says): only id 0 to skip, which costs no
+  ** lookup, and is checked even so, lest a forged index header hide it. */
+  if( p->nskip==0 ) return cvec_seg_record_id(p, i)!=0;
   uint32_t id = cvec_seg_record_id(p, i);
   return id!=0 && cvec_seg_lookup(p, id)==(int64_t)i;
 }
