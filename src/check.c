@@ -14,10 +14,12 @@
 ** files named by their argument, so neither may be used from a view or a
 ** trigger (DIRECTONLY).
 */
+#define _POSIX_C_SOURCE 200809L   /* access() */
 #include "cvec_ext.h"
 #include "cvec_segment.h"
 
 #include <string.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
 /* Targets                                                                   */
@@ -26,11 +28,29 @@
 /*
 ** The file that zTarget names: a cvec_segment table's, else zTarget itself.
 ** *pzPath (to open) and *pzName (for messages) are sqlite3_malloc()ed.
+** A table that SQLite has not connected yet in this connection (a fresh
+** connection, a schema reset) is connected by preparing a statement on it.
+** Returns SQLITE_CANTOPEN, with *pzErr set, if zTarget is neither a
+** cvec_segment table nor an existing file.
 */
-static int resolve_target(cvec_registry *pReg, const char *zTarget,
-                          char **pzPath, char **pzName){
+static int resolve_target(sqlite3 *db, cvec_registry *pReg, const char *zTarget,
+                          char **pzPath, char **pzName, char **pzErr){
   const char *zPath = 0, *zName = 0;
+  *pzErr = 0;
   if( cvec_vtab_find(pReg, zTarget, &zPath, &zName)==0 ){
+    char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\" LIMIT 0", zTarget);
+    sqlite3_stmt *pStmt = 0;
+    if( zSql==0 ) return SQLITE_NOMEM;
+    (void)sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);   /* may well fail */
+    sqlite3_finalize(pStmt);
+    sqlite3_free(zSql);
+  }
+  if( cvec_vtab_find(pReg, zTarget, &zPath, &zName)==0 ){
+    if( access(zTarget, F_OK) ){
+      *pzErr = sqlite3_mprintf(CVEC_PREFIX "no cvec_segment table or file "
+                               "named '%s'", zTarget);
+      return *pzErr ? SQLITE_CANTOPEN : SQLITE_NOMEM;
+    }
     zPath = zName = zTarget;
   }
   *pzPath = sqlite3_mprintf("%s", zPath);
@@ -67,6 +87,7 @@ typedef struct check_row {
 
 typedef struct check_vtab {
   sqlite3_vtab base;
+  sqlite3 *db;
   cvec_registry *pReg;
 } check_vtab;
 
@@ -90,6 +111,7 @@ static int check_connect(sqlite3 *db, void *pAux, int argc,
   check_vtab *p = sqlite3_malloc(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
   memset(p, 0, sizeof(*p));
+  p->db = db;
   p->pReg = (cvec_registry*)pAux;
   *ppVtab = &p->base;
   return SQLITE_OK;
@@ -182,9 +204,15 @@ static int check_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
         "or file: SELECT * FROM cvec_check('items')");
     return SQLITE_ERROR;
   }
-  char *zPath, *zName;
-  int rc = resolve_target(p->pReg, zTarget, &zPath, &zName);
-  if( rc ) return rc;
+  char *zPath, *zName, *zErr0;
+  int rc = resolve_target(p->db, p->pReg, zTarget, &zPath, &zName, &zErr0);
+  if( rc ){
+    if( zErr0 ){
+      sqlite3_free(p->base.zErrMsg);
+      p->base.zErrMsg = zErr0;
+    }
+    return rc;
+  }
   char zErr[CVEC_ERRMSG_MAX];
   int crc = cvec_seg_check(zPath, zName, check_collect, c, zErr);
   sqlite3_free(zPath);
@@ -270,14 +298,30 @@ static void fn_repair(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   int mode = 0;
   if( zMode && sqlite3_stricmp(zMode, "adopt")==0 ) mode = CVEC_REPAIR_ADOPT;
   if( zMode && sqlite3_stricmp(zMode, "discard")==0 ) mode = CVEC_REPAIR_DISCARD;
-  if( zTarget==0 || mode==0 ){
-    sqlite3_result_error(ctx, CVEC_PREFIX "cvec_repair(target, mode): mode is "
-                         "'adopt' or 'discard'", -1);
+  if( zTarget==0 ){
+    sqlite3_result_error(ctx, CVEC_PREFIX "cvec_repair(target, mode): target "
+                         "is NULL", -1);
     return;
   }
-  char *zPath, *zName;
-  if( resolve_target(pReg, zTarget, &zPath, &zName) ){
-    sqlite3_result_error_nomem(ctx);
+  if( mode==0 ){
+    char *z = sqlite3_mprintf(CVEC_PREFIX "cvec_repair(target, mode): mode "
+                              "'%s' is not 'adopt' or 'discard'",
+                              zMode ? zMode : "NULL");
+    sqlite3_result_error(ctx, z ? z : "out of memory", -1);
+    sqlite3_free(z);
+    return;
+  }
+  char *zPath, *zName, *zErr0;
+  int rrc = resolve_target(sqlite3_context_db_handle(ctx), pReg, zTarget,
+                           &zPath, &zName, &zErr0);
+  if( rrc ){
+    if( zErr0 ){
+      sqlite3_result_error(ctx, zErr0, -1);
+      sqlite3_result_error_code(ctx, rrc);
+      sqlite3_free(zErr0);
+    }else{
+      sqlite3_result_error_nomem(ctx);
+    }
     return;
   }
   char zErr[CVEC_ERRMSG_MAX];

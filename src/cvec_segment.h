@@ -2,7 +2,8 @@
 ** cvec_segment.h — the storage core of cvec: one CVEC v1 segment file.
 **
 ** This header is the whole interface between the storage core (segment.c,
-** segment_index.c, segment_write.c) and its users (the SQLite virtual table in
+** segment_write.c, segment_index.c, segment_idxfile.c, segment_check.c,
+** vecjson.c) and its users (the SQLite virtual table in
 ** vtab.c, the C unit tests).  Nothing here knows about SQLite: errors are
 ** CVEC_* codes plus a message in the segment's error buffer, and the caller
 ** maps them onto SQLite's codes.
@@ -188,9 +189,11 @@ void cvec_seg_set_sync(cvec_seg *p, int syncMode);
 ** Writing.  See LIFE OF A WRITE TRANSACTION above.
 **
 ** cvec_seg_append(p, id, vec): vec is dimension float32 LE (4*D bytes, any
-** alignment).  Checks, in this order, with nothing changed on failure: the
-** handle is writable, the lock is held (call begin_write first), id in range
-** (CVEC_RANGE), id unused (CVEC_CONSTRAINT), the count limit (CVEC_FULL).
+** alignment).  Checks, with nothing changed on failure: the handle is
+** writable, the lock is held (call begin_write first), id in range
+** (CVEC_RANGE), the count limit (CVEC_FULL), id unused (CVEC_CONSTRAINT;
+** with a writable index file the probe that places the id finds it, after
+** the count limit and a possible flush of the buffer).
 ** The vector's values are not inspected: validation belongs to the caller.
 */
 int cvec_seg_begin_write(cvec_seg *p);

@@ -22,7 +22,7 @@ int sqlite3_cvec_init(sqlite3 *db, char **pzErrMsg,
   /* The module was compiled against >= 3.38 headers, but may be loaded by an
   ** older library whose API table lacks the slots we call. */
   if( sqlite3_libversion_number() < 3038000 ){
-    *pzErrMsg = sqlite3_mprintf("cvec requires SQLite 3.38.0 or later "
+    *pzErrMsg = sqlite3_mprintf("cvec: requires SQLite 3.38.0 or later "
                                 "(this is %s)", sqlite3_libversion());
     return SQLITE_ERROR;
   }

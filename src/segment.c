@@ -4,10 +4,12 @@
 **
 ** A handle maps the file read-only (PROT_READ, MAP_SHARED) and reads records
 ** straight from the map; writes go through pwrite() in segment_write.c, and
-** the kernel's page cache makes them visible in the map.  At open every record
-** is read once to build the in-memory id index (segment_index.c).  Later
-** commits by other handles are picked up by cvec_seg_refresh(), which reads
-** the header's count and indexes only the new records.
+** the kernel's page cache makes them visible in the map.  At open the id
+** index file (segment_idxfile.c) is checked and mapped, and only records it
+** does not cover yet are indexed in memory (segment_index.c); without a
+** usable index file every record's id is read once.  Later commits by other
+** handles are picked up by cvec_seg_refresh(), which reads the header's
+** count and indexes only the new records.
 */
 #define _GNU_SOURCE 1
 #include "segment_int.h"

@@ -108,9 +108,10 @@ int cvec_seg_check(const char *zPath, const char *zName, cvec_problem_fn x,
   zErr[0] = 0;
   fd = open(zPath, O_RDONLY|O_CLOEXEC|O_NONBLOCK);
   if( fd<0 ){
-    snprintf(zErr, CVEC_ERRMSG_MAX, errno==ENOENT ? "%s: no such file"
-             : "%s: cannot open: %s", zName, strerror(errno));
-    return errno==ENOENT ? CVEC_NOTFOUND : CVEC_CANTOPEN;
+    int e = errno;
+    snprintf(zErr, CVEC_ERRMSG_MAX, e==ENOENT ? "%s: no such file"
+             : "%s: cannot open: %s", zName, strerror(e));
+    return e==ENOENT ? CVEC_NOTFOUND : CVEC_CANTOPEN;
   }
   rc = read_raw(fd, zName, &r, x, ctx, zErr);
   close(fd);
@@ -196,9 +197,10 @@ int cvec_seg_repair(const char *zPath, const char *zName, int mode,
   zErr[0] = 0;
   int fd = open(zPath, O_RDWR|O_CLOEXEC|O_NONBLOCK);
   if( fd<0 ){
-    snprintf(zErr, CVEC_ERRMSG_MAX, errno==ENOENT ? "%s: no such file"
-             : "%s: cannot open: %s", zName, strerror(errno));
-    return errno==ENOENT ? CVEC_NOTFOUND : CVEC_CANTOPEN;
+    int e = errno;
+    snprintf(zErr, CVEC_ERRMSG_MAX, e==ENOENT ? "%s: no such file"
+             : "%s: cannot open: %s", zName, strerror(e));
+    return e==ENOENT ? CVEC_NOTFOUND : CVEC_CANTOPEN;
   }
   /* Another writer (or a connection in a write transaction) must finish
   ** first: the repair rewrites the commit point. */

@@ -2,8 +2,8 @@
 ** segment_idxfile.c — the persistent id index (format and trust rules in
 ** segment_idxfile.h).
 **
-** Opening costs O(1): the header is read and checked, two records of the
-** .vec are hashed for the fingerprint, and the slots are mapped, not read.
+** Opening costs O(1): the header is read and checked, 16 records of the
+** .vec are sampled for the fingerprint, and the slots are mapped, not read.
 ** A lookup hashes the id to a slot and probes forward, checking each slot it
 ** reads.  The writer extends the table in place through a shared writable
 ** map at each commit; when the table would pass half full it is rebuilt,
@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,13 +77,18 @@ static uint64_t fnv1a(uint64_t h, const unsigned char *a, size_t n){
 */
 #define FP_SAMPLES 16u
 #define FP_BYTES   64u
-static uint64_t fingerprint(cvec_seg *p, uint32_t covered){
+static uint64_t fingerprint(cvec_seg *p, uint32_t covered, int fromMap){
   uint64_t h = 0xcbf29ce484222325ull;
   size_t n = p->recsize < FP_BYTES ? p->recsize : FP_BYTES;
   unsigned char a[FP_BYTES];
   h = fnv1a(h, p->map, 12);
   for(uint32_t i=0; covered>0 && i<FP_SAMPLES; i++){
     uint32_t r = (uint32_t)((uint64_t)i*(covered-1)/(FP_SAMPLES-1));
+    if( fromMap ){
+      /* the writer, at commit: its map is warm, no system call */
+      h = fnv1a(h, cvec_seg_record(p, r), n);
+      continue;
+    }
     /* pread, not the map: touching 16 distant pages of a fresh map costs
     ** a page fault and a page table each, the bulk of opening a segment */
     if( cvec_pread_all(p->fd, a, n, cvec_rec_offset(p, r)) ) return 0;
@@ -109,7 +115,17 @@ static uint32_t crc32_of(const unsigned char *a, size_t n){
 
 /* Hash of the kernel's boot id: changes when the machine restarts, which is
 ** when index pages written without a sync may have been lost. */
+static uint64_t bootHash = 0;
+static pthread_once_t bootOnce = PTHREAD_ONCE_INIT;
+static void read_boot_hash(void);
+
+/* The boot id cannot change while the process runs: read it once. */
 static uint64_t boot_hash(void){
+  pthread_once(&bootOnce, read_boot_hash);
+  return bootHash;
+}
+
+static void read_boot_hash(void){
   char b[64];
   uint64_t h = 1;
   int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY|O_CLOEXEC);
@@ -120,7 +136,7 @@ static uint64_t boot_hash(void){
   }
   /* Without a boot id (not Linux), h stays 1 and never matches a stored
   ** value of another run: an unsynced index is then always rebuilt. */
-  return h==1 ? (uint64_t)time(0) << 1 | 1 : h;
+  bootHash = h==1 ? (uint64_t)time(0) << 1 | 1 : h;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -147,7 +163,7 @@ static void write_header(cvec_idxfile *x, cvec_seg *p, uint64_t boot){
   cvec_put_u32le(h+20, p->dim);
   cvec_put_u32le(h+24, x->maxId);
   cvec_put_u32le(h+28, x->nskip);
-  put_u64le(h+32, fingerprint(p, x->covered));
+  put_u64le(h+32, fingerprint(p, x->covered, 1));
   put_u64le(h+40, boot);
   memset(h+48, 0, 12);
   cvec_put_u32le(h+60, crc32_of(h, 60));
@@ -172,7 +188,7 @@ static const char *check_header(cvec_idxfile *x, const unsigned char *h,
   if( cvec_get_u32le(h+20)!=p->dim ) return "dimension differs";
   if( covered > p->count ) return "covers more records than the segment";
   if( (uint64_t)covered*2 > ((uint64_t)1<<k) ) return "overfull";
-  if( get_u64le(h+32)!=fingerprint(p, covered) ) return "fingerprint differs";
+  if( get_u64le(h+32)!=fingerprint(p, covered, 0) ) return "fingerprint differs";
   uint64_t boot = get_u64le(h+40);
   if( boot!=0 && boot!=boot_hash() ) return "unsynced before a restart";
   x->k = k;
@@ -417,7 +433,7 @@ int cvec_idxfile_current(cvec_idxfile *x, cvec_seg *p){
   uint32_t covered = cvec_get_u32le(h+16);
   if( covered < x->covered || covered > p->count ) return -1;
   if( covered==x->covered ) return 0;
-  if( get_u64le(h+32)!=fingerprint(p, covered) ) return -1;
+  if( get_u64le(h+32)!=fingerprint(p, covered, 0) ) return -1;
   x->covered = covered;
   x->maxId = cvec_get_u32le(h+24);
   x->nskip = cvec_get_u32le(h+28);

@@ -77,8 +77,9 @@ cvec_idxfile *cvec_idxfile_open(cvec_seg *p, const char *zPath, int writable,
                                 const char **pzWhy);
 
 /*
-** Build a new index of p's records [0, count) in a temporary file, sync it
-** and rename it to zPath.  Returns the opened handle, or NULL if the file
+** Build a new index of p's records [0, count) (and of its pending records)
+** in a temporary file and rename it to zPath.  It is not synced: its header
+** carries the boot id, like every unsynced index write.  Returns the opened handle, or NULL if the file
 ** could not be written (read-only directory, I/O error: errno is set).
 */
 cvec_idxfile *cvec_idxfile_build(cvec_seg *p, const char *zPath,

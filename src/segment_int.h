@@ -28,8 +28,9 @@
 ** (idx) covers [base, nrec): commits of other handles not yet in the file,
 ** and this handle's pending records.  Between them they hold the first
 ** occurrence of every non-zero id in [0, nrec).  Without a usable index
-** file (read-only directory, readonly=1, damage) base is 0 and the overlay
-** holds everything.  base <= count.
+** file (missing or refused where it cannot be rebuilt: a read-only
+** directory, readonly=1) base is 0 and the overlay holds everything.
+** base <= count.
 */
 struct cvec_seg {
   int fd;

@@ -10,8 +10,8 @@
 ** uncommitted tail, which readers ignore and the next writer overwrites.
 **
 ** Pending records stay in memory until FLUSH_BYTES of them are buffered, then
-** go to the file's tail in one pwrite(), so a transaction of any size needs a
-** bounded amount of memory (plus its index entries).
+** go to the file's tail in one pwrite(); their ids go to the index file as
+** they come.  So a transaction of any size needs a bounded amount of memory.
 */
 #define _GNU_SOURCE 1
 #include "segment_int.h"

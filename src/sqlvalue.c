@@ -111,27 +111,38 @@ int cvec_vector_from_value(sqlite3_value *v, const char *zSubjectFmt,
     int nText = sqlite3_value_bytes(v);
     char zErr[200];
     uint32_t n = 0;
+    float *af = 0;
     if( z==0 ) return SQLITE_NOMEM;
-    /* Count first when the size is open, then parse into a buffer. */
-    int rc = cvec_json_parse(z, (size_t)nText, 0, 0, &n, zErr, sizeof(zErr));
+    /* With the size known (INSERT) one pass parses into a buffer of that
+    ** size and counts the rest; with it open (the functions), a first pass
+    ** counts. */
+    if( dim ){
+      af = sqlite3_malloc64((sqlite3_uint64)dim*4);
+      if( af==0 ) return SQLITE_NOMEM;
+    }
+    int rc = cvec_json_parse(z, (size_t)nText, af, dim, &n, zErr, sizeof(zErr));
     if( rc==CVEC_JSON_OK && (dim ? n!=dim : n==0) ){
+      sqlite3_free(af);
       *pzErr = dim ?
         sqlite3_mprintf(CVEC_PREFIX "%s has %u float%s; table expects %u",
                         SUBJECT(), n, n==1 ? "" : "s", dim) :
         sqlite3_mprintf(CVEC_PREFIX "%s is empty", SUBJECT());
       return SQLITE_ERROR;
     }
-    if( rc==CVEC_JSON_NOMEM ) return SQLITE_NOMEM;
     if( rc ){
+      sqlite3_free(af);
+      if( rc==CVEC_JSON_NOMEM ) return SQLITE_NOMEM;
       *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s: %s", SUBJECT(), zErr);
       return SQLITE_ERROR;
     }
-    float *af = sqlite3_malloc64((sqlite3_uint64)n*4);
-    if( af==0 ) return SQLITE_NOMEM;
-    rc = cvec_json_parse(z, (size_t)nText, af, n, &n, zErr, sizeof(zErr));
-    if( rc ){
-      sqlite3_free(af);
-      return rc==CVEC_JSON_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+    if( af==0 ){
+      af = sqlite3_malloc64((sqlite3_uint64)n*4);
+      if( af==0 ) return SQLITE_NOMEM;
+      rc = cvec_json_parse(z, (size_t)nText, af, n, &n, zErr, sizeof(zErr));
+      if( rc ){   /* the same text parsed a moment ago: only OOM */
+        sqlite3_free(af);
+        return SQLITE_NOMEM;
+      }
     }
     /* Store as little-endian in place (a no-op on little-endian hosts). */
     for(uint32_t i=0; i<n; i++){

@@ -478,8 +478,8 @@ static int vtab_rename(sqlite3_vtab *pVtab, const char *zNew){
 /* ------------------------------------------------------------------------ */
 
 /*
-** Plans: PLAN_LOOKUP for a usable "id = ?" or "rowid = ?" (also the shape of
-** id IN (...), which SQLite then runs once per value); PLAN_SCAN otherwise.
+** Plans: PLAN_LOOKUP for a usable "id = ?" or "rowid = ?", PLAN_IN for
+** id IN (...) (the whole list in one xFilter); PLAN_SCAN otherwise.
 ** Ranges and all other constraints are left to SQLite to check on the rows
 ** of a scan.
 **

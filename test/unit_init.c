@@ -69,7 +69,7 @@ int main(void){
   int rc = xInit ? xInit(0, &zErr, &api) : -1;
   CHECK("2.0 SQLite 3.37.2 is refused", rc==SQLITE_ERROR);
   CHECK("2.1 with a message naming both versions", zErr && strcmp(zErr,
-        "cvec requires SQLite 3.38.0 or later (this is 3.37.2)")==0);
+        "cvec: requires SQLite 3.38.0 or later (this is 3.37.2)")==0);
   if( zErr ) printf("(message: %s)\n", zErr);
   free(zErr);
 
