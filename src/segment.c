@@ -15,7 +15,9 @@
 #include "segment_int.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,6 +348,38 @@ static int make_parent_dirs(const char *zPath, const char *zName, char *zErr){
   return rc;
 }
 
+void cvec_remove_stale_temps(const char *zPath){
+  char *z = strdup(zPath);
+  if( z==0 ) return;
+  char *slash = strrchr(z, '/');
+  const char *zDir = ".", *zBase = z;
+  if( slash ){ *slash = 0; zDir = slash==z ? "/" : z; zBase = slash+1; }
+  size_t nBase = strlen(zBase);
+  DIR *d = opendir(zDir);
+  if( d ){
+    struct dirent *e;
+    while( (e = readdir(d))!=0 ){
+      const char *n = e->d_name;
+      size_t len = strlen(n);
+      /* <base>.<pid>.<counter>.tmp */
+      if( len<=nBase+5 || strncmp(n, zBase, nBase)!=0 || n[nBase]!='.'
+       || strcmp(n+len-4, ".tmp")!=0 ) continue;
+      char *end = 0;
+      long pid = strtol(n+nBase+1, &end, 10);
+      if( pid<=0 || end==0 || *end!='.' ) continue;
+      if( kill((pid_t)pid, 0)==0 || errno!=ESRCH ) continue;   /* alive */
+      char *zFull = malloc(strlen(zDir) + len + 2);
+      if( zFull ){
+        sprintf(zFull, "%s/%s", zDir, n);
+        (void)unlink(zFull);
+        free(zFull);
+      }
+    }
+    closedir(d);
+  }
+  free(z);
+}
+
 /* fsync the directory holding zPath, so that a new name in it is durable. */
 static void sync_parent_dir(const char *zPath){
   char *z = strdup(zPath);
@@ -376,6 +410,7 @@ static int create_file(const char *zPath, const char *zName, uint32_t dim,
 
   int rc = make_parent_dirs(zPath, zName, zErr);
   if( rc ) return rc;
+  cvec_remove_stale_temps(zPath);
 
   size_t nTmp = strlen(zPath) + 64;
   char *zTmp = malloc(nTmp);

@@ -491,6 +491,7 @@ cvec_idxfile *cvec_idxfile_build(cvec_seg *p, const char *zPath, uint32_t count)
     errno = ENOMEM;
     return 0;
   }
+  cvec_remove_stale_temps(zPath);
   snprintf(zTmp, nTmp, "%s.%ld.%u.tmp", zPath, (long)getpid(),
            __atomic_fetch_add(&nBuild, 1, __ATOMIC_RELAXED));
   x->writable = 1;

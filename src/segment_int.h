@@ -113,6 +113,9 @@ int cvec_pread_all(int fd, void *buf, size_t n, off_t off);
 /* Take (F_WRLCK) or drop (F_UNLCK) the segment write lock on fd without
 ** waiting; -1 with errno EAGAIN/EACCES if another holds it. */
 int cvec_lock_fd(int fd, int lockType);
+/* Remove the temporary files "<zPath>.<pid>.<n>.tmp" that processes which
+** no longer exist left while building zPath (killed mid-way). */
+void cvec_remove_stale_temps(const char *zPath);
 /* fdatasync where available, else fsync. */
 int cvec_fdatasync(int fd);
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int nPass = 0, nFail = 0;
@@ -265,6 +266,29 @@ static void test_open_errors(void){
   cvec_seg_close(p);
 }
 
+/* 8.x: temporary files of builds whose process died are removed. */
+static void test_stale_temps(void){
+  char zErr[CVEC_ERRMSG_MAX], zDead[64], zAlive[64];
+  cvec_seg *p;
+  pid_t pid = fork();
+  if( pid==0 ) _exit(0);
+  waitpid(pid, 0, 0);          /* pid is now a process that does not exist */
+  snprintf(zDead, sizeof(zDead), "st.vec.idx.%ld.0.tmp", (long)pid);
+  snprintf(zAlive, sizeof(zAlive), "st.vec.idx.%ld.7.tmp", (long)getpid());
+  FILE *f = fopen(zDead, "w"); if( f ) fclose(f);
+  f = fopen(zAlive, "w"); if( f ) fclose(f);
+  f = fopen("st.vec.idx.x.tmp", "w"); if( f ) fclose(f);
+  unlink("st.vec");
+  int rc = cvec_seg_open("st.vec", "st.vec", 2, CVEC_OPEN_CREATE, &p, zErr);
+  CHECK("8.0 create (builds the index)", rc==CVEC_OK && file_size("st.vec.idx")>0);
+  CHECK("8.1 a dead process's temporary file is gone", file_size(zDead)<0);
+  CHECK("8.2 a live process's is kept", file_size(zAlive)==0);
+  CHECK("8.3 other names are left alone", file_size("st.vec.idx.x.tmp")==0);
+  if( rc==CVEC_OK ) cvec_seg_close(p);
+  unlink(zAlive);
+  unlink("st.vec.idx.x.tmp");
+}
+
 int main(void){
   test_count_limit();
   test_index();
@@ -273,6 +297,7 @@ int main(void){
   test_rollback_bytes();
   test_json();
   test_open_errors();
+  test_stale_temps();
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail>0;
 }
