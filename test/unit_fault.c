@@ -11,7 +11,16 @@
 ** segment must then open and hold exactly the state before the transaction
 ** or exactly the state after it: the right count, every row's id and
 ** vector, every id found through the index, nothing between, and no bytes
-** past the committed records.  Prints "N passed, M failed".
+** past the committed records.
+**
+** Part 2 simulates a power loss: transaction A commits (with sync=full, so
+** it is reported durable), then transaction B dies at each of its file
+** operations in turn (that one and every later one fail, as if the process
+** stopped there), and every write not synced by then is lost: the .vec goes
+** back to its content at its last successful sync, and the .idx (written
+** unsynced, and after a real power loss rebuilt because the boot id
+** changed) is removed.  A's rows must all be there; B's all or none.
+** Prints "N passed, M failed".
 */
 #define _GNU_SOURCE 1
 #include "cvec_segment.h"
@@ -31,15 +40,42 @@ static int nPass = 0, nFail = 0;
 
 /* ---- the failing operations ------------------------------------------- */
 
-enum { F_NONE, F_ENOSPC, F_EIO, F_SHORT, F_SYNC };
+enum { F_NONE, F_ENOSPC, F_EIO, F_SHORT, F_SYNC, F_CRASH };
 static int nCall;          /* operations seen */
 static int iFail = -1;     /* the one to fail */
 static int eFail;          /* how */
 static int nFailed;        /* failures injected */
 
-/* Fail this call?  Counts it either way. */
+/* Fail this call?  Counts it either way.  A crash fails it and all after. */
 static int fail_now(void){
-  return nCall++ == iFail;
+  int n = nCall++;
+  if( eFail==F_CRASH ) return iFail>=0 && n>=iFail;
+  return n == iFail;
+}
+
+/* Part 2: the content of f.vec at its last successful sync, and the
+** header writes since then.  The power loss keeps those header writes and
+** loses every other unsynced write: the worst order a disk may choose, and
+** the one that data-before-count is there to survive. */
+static char *aSynced = 0;
+static size_t nSynced = 0;
+static ino_t inoVec = 0;
+static unsigned char aHdr[16];      /* header bytes written since the sync */
+static int hdrDirty[16];
+
+static int is_vec(int fd){
+  struct stat st;
+  return inoVec && fstat(fd, &st)==0 && st.st_ino==inoVec;
+}
+
+static void snapshot_if_vec(int fd){
+  struct stat st;
+  if( fstat(fd, &st) || st.st_ino!=inoVec ) return;
+  memset(hdrDirty, 0, sizeof(hdrDirty));
+  free(aSynced);
+  aSynced = malloc((size_t)st.st_size + 1);
+  nSynced = (size_t)st.st_size;
+  if( aSynced && pread(fd, aSynced, nSynced, 0)!=(ssize_t)nSynced ) nSynced = 0;
 }
 
 static ssize_t t_pread(int fd, void *b, size_t n, off_t o){
@@ -57,11 +93,20 @@ static ssize_t t_pwrite(int fd, const void *b, size_t n, off_t o){
     errno = eFail==F_EIO ? EIO : ENOSPC;
     return -1;
   }
-  return cvec_io_default.xPwrite(fd, b, n, o);
+  ssize_t w = cvec_io_default.xPwrite(fd, b, n, o);
+  if( w>0 && o<16 && is_vec(fd) ){
+    for(off_t i=o; i<16 && i<o+w; i++){
+      aHdr[i] = ((const unsigned char*)b)[i-o];
+      hdrDirty[i] = 1;
+    }
+  }
+  return w;
 }
 static int t_sync(int fd){
   if( fail_now() ){ nFailed++; errno = EIO; return -1; }
-  return cvec_io_default.xSync(fd);
+  int rc = cvec_io_default.xSync(fd);
+  if( rc==0 && inoVec ) snapshot_if_vec(fd);
+  return rc;
 }
 static int t_ftruncate(int fd, off_t len){
   if( fail_now() ){ nFailed++; errno = EIO; return -1; }
@@ -98,8 +143,10 @@ static int copy_file(const char *zFrom, const char *zTo){
   return rc;
 }
 
+static uint32_t firstId = 1001;   /* ids of the transaction under test */
+
 /*
-** The transaction under test: begin, NADD appends (ids 1001..), sync,
+** The transaction under test: begin, NADD appends (ids firstId..), sync,
 ** commit.  Returns the first error code met (0 if none); always leaves the
 ** handle closed.
 */
@@ -111,8 +158,8 @@ static int run_txn(const char *zPath){
   if( rc ) return rc;
   rc = cvec_seg_begin_write(p);
   for(uint32_t i=0; rc==CVEC_OK && i<NADD; i++){
-    vec_of(v, 1001+i);
-    rc = cvec_seg_append(p, 1001+i, v);
+    vec_of(v, firstId+i);
+    rc = cvec_seg_append(p, firstId+i, v);
   }
   if( rc==CVEC_OK ) rc = cvec_seg_sync(p);
   if( rc==CVEC_OK ){
@@ -133,7 +180,7 @@ static int state_of(const char *zPath, char *zWhy){
   static float v[DIM];
   cvec_seg *p = 0;
   if( cvec_seg_open(zPath, "f.vec", DIM, 0, &p, zErr) ){
-    sprintf(zWhy, "does not open: %s", zErr);
+    snprintf(zWhy, 200, "does not open: %.150s", zErr);
     return -1;
   }
   uint32_t n = cvec_seg_count(p);
@@ -162,6 +209,47 @@ static int state_of(const char *zPath, char *zWhy){
   }
   cvec_seg_close(p);
   return ok ? (int)n : -1;
+}
+
+/*
+** Part 2's check: the .vec holds exactly A's state (NBASE+NADD records) or
+** A's and B's (NBASE+2*NADD), right ids, vectors and lookups; bytes past
+** the count (a tail B left) are allowed.
+*/
+static int state2_of(const char *zPath, char *zWhy){
+  char zErr[CVEC_ERRMSG_MAX];
+  static float v[DIM];
+  cvec_seg *p = 0;
+  if( cvec_seg_open(zPath, "f.vec", DIM, 0, &p, zErr) ){
+    snprintf(zWhy, 200, "does not open: %.150s", zErr);
+    return -1;
+  }
+  uint32_t n = cvec_seg_count(p);
+  int ok = n==NBASE+NADD || n==NBASE+2*NADD;
+  if( !ok ) sprintf(zWhy, "count %u", n);
+  for(uint32_t i=0; ok && i<n; i++){
+    uint32_t id = i<NBASE ? i+1 : i<NBASE+NADD ? 1001+(i-NBASE)
+                : 2001+(i-NBASE-NADD);
+    const unsigned char *r = cvec_seg_record(p, i);
+    vec_of(v, id);
+    if( cvec_get_u32le(r)!=id || memcmp(r+4, v, sizeof(v))!=0 ){
+      sprintf(zWhy, "record %u is wrong", i);
+      ok = 0;
+    }else if( cvec_seg_lookup(p, id)!=(int64_t)i ){
+      sprintf(zWhy, "id %u not found at record %u", id, i);
+      ok = 0;
+    }
+  }
+  cvec_seg_close(p);
+  return ok ? (int)n : -1;
+}
+
+static int write_file(const char *zPath, const char *a, size_t n){
+  FILE *f = fopen(zPath, "wb");
+  if( f==0 ) return -1;
+  int rc = fwrite(a, 1, n, f)==n ? 0 : -1;
+  if( fclose(f) ) rc = -1;
+  return rc;
 }
 
 int main(void){
@@ -224,6 +312,67 @@ int main(void){
   }
   printf("1.x %d fault points x 4 kinds: %d left the state before, %d after\n",
          nOps, nBefore, nAfter);
+  /* Part 2: power loss during transaction B, after A committed. */
+  copy_file("base.vec", "a.vec"); copy_file("base.vec.idx", "a.vec.idx");
+  firstId = 1001;
+  rename("a.vec", "f.vec"); rename("a.vec.idx", "f.vec.idx");
+  rc = run_txn("f.vec");                  /* A, committed and synced */
+  copy_file("f.vec", "afterA.vec"); copy_file("f.vec.idx", "afterA.vec.idx");
+  firstId = 2001;
+  cvec_io = testIo;
+  nCall = 0; iFail = -1; eFail = F_NONE;
+  int rcB = run_txn("f.vec");             /* count B's operations */
+  int nOpsB = nCall;
+  cvec_io = cvec_io_default;
+  if( rc==0 && rcB==0 ){
+    nPass++; printf("2.0 A and B commit (%d file operations in B)... Ok\n", nOpsB);
+  }else{
+    nFail++; printf("2.0 A and B commit... FAILED rc=%d %d\n", rc, rcB);
+  }
+  int nA = 0, nAB = 0;
+  struct stat st;
+  for(int k=0; k<=nOpsB; k++){
+    copy_file("afterA.vec", "f.vec"); copy_file("afterA.vec.idx", "f.vec.idx");
+    stat("f.vec", &st);
+    inoVec = st.st_ino;
+    /* what survives a power loss at the start: A, synced by its commit */
+    free(aSynced); aSynced = 0; nSynced = 0;
+    FILE *f = fopen("f.vec", "rb");
+    if( f ){
+      fseek(f, 0, SEEK_END); nSynced = (size_t)ftell(f); rewind(f);
+      aSynced = malloc(nSynced+1);
+      if( aSynced==0 || fread(aSynced, 1, nSynced, f)!=nSynced ) nSynced = 0;
+      fclose(f);
+    }
+    memset(hdrDirty, 0, sizeof(hdrDirty));
+    cvec_io = testIo;
+    nCall = 0; iFail = k; eFail = F_CRASH;
+    rcB = run_txn("f.vec");
+    cvec_io = cvec_io_default;
+    inoVec = 0;
+    /* the power goes: unsynced writes are lost but for the header's, the
+    ** index is rebuilt */
+    for(int i=0; i<16 && (size_t)i<nSynced; i++){
+      if( hdrDirty[i] ) aSynced[i] = (char)aHdr[i];
+    }
+    write_file("f.vec", aSynced, nSynced);
+    unlink("f.vec.idx");
+    zWhy[0] = 0;
+    s = state2_of("f.vec", zWhy);
+    /* B reported committed (rc 0) must have survived */
+    if( s>0 && !(rcB==0 && s!=NBASE+2*NADD) ){
+      nPass++;
+      if( s==NBASE+NADD ) nA++; else nAB++;
+    }else{
+      nFail++;
+      printf("2.1.%d power loss at operation %d of B... FAILED: rc=%d, state %d%s%s\n",
+             k, k, rcB, s, zWhy[0] ? ": " : "", zWhy);
+    }
+  }
+  printf("2.x %d crash points: %d left A's state, %d A's and B's\n",
+         nOpsB+1, nA, nAB);
+  free(aSynced);
+  unlink("afterA.vec"); unlink("afterA.vec.idx");
   unlink("f.vec"); unlink("f.vec.idx"); unlink("base.vec"); unlink("base.vec.idx");
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail>0;
