@@ -63,17 +63,6 @@ static int resolve_target(sqlite3 *db, cvec_registry *pReg, const char *zTarget,
   return SQLITE_OK;
 }
 
-static int code_of(int rc){
-  switch( rc ){
-    case CVEC_NOMEM:    return SQLITE_NOMEM;
-    case CVEC_IOERR:    return SQLITE_IOERR;
-    case CVEC_CANTOPEN:
-    case CVEC_NOTFOUND: return SQLITE_CANTOPEN;
-    case CVEC_CORRUPT:  return SQLITE_CORRUPT;
-    case CVEC_BUSY:     return SQLITE_BUSY;
-    default:            return SQLITE_ERROR;
-  }
-}
 
 /* ------------------------------------------------------------------------ */
 /* cvec_check                                                                */
@@ -221,7 +210,7 @@ static int check_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr
   if( crc ){
     sqlite3_free(p->base.zErrMsg);
     p->base.zErrMsg = sqlite3_mprintf(CVEC_PREFIX "%s", zErr);
-    return code_of(crc);
+    return cvec_sqlite_code(crc);
   }
   return SQLITE_OK;
 }
@@ -330,7 +319,7 @@ static void fn_repair(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   if( rc ){
     char *z = sqlite3_mprintf(CVEC_PREFIX "%s", zErr);
     sqlite3_result_error(ctx, z ? z : "out of memory", -1);
-    sqlite3_result_error_code(ctx, code_of(rc));
+    sqlite3_result_error_code(ctx, cvec_sqlite_code(rc));
     sqlite3_free(z);
   }else{
     char *z = sqlite3_mprintf("%s: count %u -> %u", zName, nOld, nNew);

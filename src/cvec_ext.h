@@ -40,6 +40,9 @@ void cvec_registry_unref(void *pReg);            /* an xDestroy for SQLite */
 int cvec_vtab_find(cvec_registry *pReg, const char *zTable,
                    const char **pzPath, const char **pzName);
 
+/* The SQLite code for a storage-core result code (CVEC_*). */
+int cvec_sqlite_code(int rc);
+
 int cvec_register_vtab(sqlite3 *db, cvec_registry *pReg);
 int cvec_register_check(sqlite3 *db, cvec_registry *pReg);
 int cvec_register_functions(sqlite3 *db);

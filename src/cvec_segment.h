@@ -108,7 +108,6 @@ const char *cvec_seg_errmsg(const cvec_seg *p);
 uint32_t cvec_seg_dimension(const cvec_seg *p);
 size_t cvec_seg_record_size(const cvec_seg *p);     /* 4 + 4*dimension */
 int cvec_seg_readonly(const cvec_seg *p);
-const char *cvec_seg_name(const cvec_seg *p);
 
 /*
 ** Catch up with commits made through other handles: re-read the header count,

@@ -290,6 +290,30 @@ int cvec_seg_drop_idxfile(cvec_seg *p){
 ** may write; otherwise (read-only directory, readonly=1) the overlay holds
 ** every id, which costs one pass over the file at open.
 */
+int cvec_seg_follow_idxfile(cvec_seg *p, int *pMoved){
+  int r = 0, rc = CVEC_OK;
+  if( p->xidx ){
+    r = cvec_idxfile_replaced(p->xidx, p->zIdxPath) ? -1
+      : cvec_idxfile_current(p->xidx, p);
+  }
+  if( r<0 ){
+    rc = cvec_seg_attach_idxfile(p);
+  }else if( r>0 ){
+    rc = cvec_seg_reset_overlay(p, cvec_idxfile_covered(p->xidx));
+  }
+  if( pMoved ) *pMoved = r!=0;
+  return rc;
+}
+
+int cvec_seg_regrow_idxfile(cvec_seg *p){
+  cvec_idxfile *y = cvec_idxfile_build(p, p->zIdxPath, p->count);
+  if( y==0 ) return -1;
+  cvec_idxfile_close(p->xidx);
+  p->xidx = y;
+  p->idxDirty = 1;   /* built unsynced: synced when the handle closes */
+  return 0;
+}
+
 int cvec_seg_attach_idxfile(cvec_seg *p){
   const char *zWhy = 0;
   cvec_idxfile_close(p->xidx);
@@ -637,12 +661,9 @@ int cvec_seg_refresh(cvec_seg *p){
     p->count = p->nflushed = p->nrec = count;
     /* Another writer may have brought the index file forward (or rebuilt
     ** it under the same name): then the overlay starts where it ends. */
-    int r = p->xidx ? cvec_idxfile_reload(p->xidx, p) : 0;
-    if( r<0 ){
-      rc = cvec_seg_attach_idxfile(p);
-    }else if( r>0 ){
-      rc = cvec_seg_reset_overlay(p, cvec_idxfile_covered(p->xidx));
-    }else{
+    int moved = 0;
+    rc = cvec_seg_follow_idxfile(p, &moved);
+    if( rc==CVEC_OK && !moved ){
       rc = cvec_seg_index_range(p, old, count);
       if( rc==CVEC_OK ) p->maxIdCommitted = p->maxId;
     }
@@ -662,7 +683,6 @@ const char *cvec_seg_errmsg(const cvec_seg *p){ return p->zErr; }
 uint32_t cvec_seg_dimension(const cvec_seg *p){ return p->dim; }
 size_t cvec_seg_record_size(const cvec_seg *p){ return p->recsize; }
 int cvec_seg_readonly(const cvec_seg *p){ return p->readonly; }
-const char *cvec_seg_name(const cvec_seg *p){ return p->zName; }
 uint32_t cvec_seg_nrec(const cvec_seg *p){ return p->nrec; }
 uint32_t cvec_seg_count(const cvec_seg *p){ return p->count; }
 uint32_t cvec_seg_max_id(const cvec_seg *p){ return p->maxId; }
@@ -675,11 +695,8 @@ int cvec_seg_broken(const cvec_seg *p){ return p->broken; }
 
 int cvec_seg_revalidate(cvec_seg *p){
   int rc = cvec_seg_still_named(p);
-  if( rc || p->locked || p->xidx==0 ) return rc;
-  int r = cvec_idxfile_current(p->xidx, p);
-  if( r<0 ) return cvec_seg_attach_idxfile(p);
-  if( r>0 ) return cvec_seg_reset_overlay(p, cvec_idxfile_covered(p->xidx));
-  return CVEC_OK;
+  if( rc || p->locked ) return rc;
+  return cvec_seg_follow_idxfile(p, 0);
 }
 
 int cvec_seg_still_named(cvec_seg *p){

@@ -440,22 +440,6 @@ int cvec_idxfile_current(cvec_idxfile *x, cvec_seg *p){
   return 1;
 }
 
-int cvec_idxfile_reload(cvec_idxfile *x, cvec_seg *p){
-  struct stat st;
-  if( stat(p->zIdxPath, &st) || st.st_dev!=x->dev || st.st_ino!=x->ino ){
-    return -1;                  /* rebuilt (renamed) or removed */
-  }
-  unsigned char h[CVEC_IDX_HEADER_SIZE];
-  memcpy(h, x->map, sizeof(h));
-  if( cvec_get_u32le(h+16)==x->covered ) return 0;
-  cvec_idxfile tmp = *x;
-  if( check_header(&tmp, h, st.st_size, p) ) return -1;
-  if( tmp.covered < x->covered ) return -1;
-  x->covered = tmp.covered;
-  x->maxId = tmp.maxId;
-  x->nskip = tmp.nskip;
-  return 1;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Building                                                                  */

@@ -141,9 +141,5 @@ int cvec_idxfile_replaced(const cvec_idxfile *x, const char *zPath);
 */
 int cvec_idxfile_current(cvec_idxfile *x, cvec_seg *p);
 
-/* Re-read the header from the file: 1 if another writer extended it and
-** it still checks out (the handle now covers more), 0 if unchanged, -1 if
-** it no longer checks out (stop using it). */
-int cvec_idxfile_reload(cvec_idxfile *x, cvec_seg *p);
 
 #endif /* CVEC_SEGMENT_IDXFILE_H */

@@ -100,6 +100,13 @@ int cvec_seg_reset_overlay(cvec_seg *p, uint32_t newBase);
 /* Open (or build) the index file for the committed records; the overlay
 ** covers the rest. */
 int cvec_seg_attach_idxfile(cvec_seg *p);
+/* Make sure xidx is the file readers find by name and that its header still
+** checks out; re-attach it if not, or move the overlay's base if another
+** writer extended it.  *pMoved (if given): either happened. */
+int cvec_seg_follow_idxfile(cvec_seg *p, int *pMoved);
+/* Rebuild the index file (twice as large as needed) and use it; -1, with
+** the old one kept, if it could not be written. */
+int cvec_seg_regrow_idxfile(cvec_seg *p);
 /* Stop using the index file (damage, I/O error): the overlay takes over. */
 int cvec_seg_drop_idxfile(cvec_seg *p);
 /* Bring the index file up to the committed count after a commit (writer);

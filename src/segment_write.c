@@ -89,15 +89,7 @@ int cvec_seg_begin_write(cvec_seg *p){
   /* The writer extends the index file in place: make sure it is the one
   ** readers open by name (another handle may have rebuilt it, or somebody
   ** deleted it), or the extensions would go to a file nobody reads. */
-  if( rc==CVEC_OK && p->xidx ){
-    int r = cvec_idxfile_replaced(p->xidx, p->zIdxPath) ? -1
-          : cvec_idxfile_current(p->xidx, p);
-    if( r<0 ){
-      rc = cvec_seg_attach_idxfile(p);
-    }else if( r>0 ){
-      rc = cvec_seg_reset_overlay(p, cvec_idxfile_covered(p->xidx));
-    }
-  }
+  if( rc==CVEC_OK ) rc = cvec_seg_follow_idxfile(p, 0);
   if( rc ){
     (void)lock_op(p, F_UNLCK);
     return rc;
@@ -165,14 +157,8 @@ static int index_pending(cvec_seg *p, uint32_t id){
   if( p->xidx && cvec_idxfile_writable(p->xidx) ){
     /* one probe both finds a duplicate and places the new id */
     int r = cvec_idxfile_put(p->xidx, p, id, p->nrec);
-    if( r==1 ){
-      cvec_idxfile *y = cvec_idxfile_build(p, p->zIdxPath, p->count);
-      if( y ){
-        cvec_idxfile_close(p->xidx);
-        p->xidx = y;
-        p->idxDirty = 1;
-        r = cvec_idxfile_put(p->xidx, p, id, p->nrec);
-      }
+    if( r==1 && cvec_seg_regrow_idxfile(p)==0 ){
+      r = cvec_idxfile_put(p->xidx, p, id, p->nrec);
     }
     if( r==-2 ){
       int rc = cvec_seg_drop_idxfile(p);
@@ -330,12 +316,7 @@ void cvec_seg_update_idxfile(cvec_seg *p, uint32_t oldCount){
   if( r==0 ){
     p->idxDirty = 1;
   }else if( r==1 ){
-    cvec_idxfile *y = cvec_idxfile_build(p, p->zIdxPath, p->count);
-    if( y ){
-      cvec_idxfile_close(x);
-      p->xidx = y;
-      p->idxDirty = 1;
-    }
+    (void)cvec_seg_regrow_idxfile(p);
   }else if( r==-2 ){
     (void)cvec_seg_drop_idxfile(p);
     return;

@@ -116,7 +116,7 @@ static void take_error(cvec_vtab *p, char *zErr){
   p->base.zErrMsg = zErr;
 }
 
-static int sqlite_code(int rc){
+int cvec_sqlite_code(int rc){
   switch( rc ){
     case CVEC_OK:         return SQLITE_OK;
     case CVEC_NOMEM:      return SQLITE_NOMEM;
@@ -129,7 +129,6 @@ static int sqlite_code(int rc){
     case CVEC_CONSTRAINT: return SQLITE_CONSTRAINT_PRIMARYKEY;
     case CVEC_FULL:       return SQLITE_FULL;
     case CVEC_RANGE:      return SQLITE_MISMATCH;
-    case CVEC_STALE:      return SQLITE_ERROR;
     default:              return SQLITE_ERROR;
   }
 }
@@ -137,7 +136,7 @@ static int sqlite_code(int rc){
 /* Report the core's last error on p and return the SQLite code. */
 static int seg_error(cvec_vtab *p, int rc){
   set_error(p, CVEC_PREFIX "%s", cvec_seg_errmsg(p->seg));
-  return sqlite_code(rc);
+  return cvec_sqlite_code(rc);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -329,7 +328,7 @@ static int open_segment(cvec_vtab *p, int flags, char **pzErr){
     }else{
       take_error(p, z);
     }
-    return sqlite_code(rc);
+    return cvec_sqlite_code(rc);
   }
   cvec_seg_set_sync(p->seg, p->syncMode);
   return SQLITE_OK;
@@ -710,6 +709,13 @@ static int cursor_filter(sqlite3_vtab_cursor *cur, int idxNum,
   if( idxNum & SCAN_LIMIT ) c->nLeft = count_value(argv[iArg++]);
   if( idxNum & SCAN_OFFSET ) nOffset = count_value(argv[iArg++]);
   c->end = c->nLeft==0 ? 0 : c->snap;
+  if( nOffset>0 && cvec_seg_nskipped(p->seg)==0 ){
+    /* no id 0 and no repeated id: every record is a row, so skip the
+    ** offset in one step instead of one record at a time */
+    c->i = (sqlite3_int64)c->end - c->i > nOffset ? c->i + (uint32_t)nOffset
+                                                   : c->end;
+    nOffset = 0;
+  }
   rc = cursor_settle(c);
   for(; rc==SQLITE_OK && nOffset>0 && c->i<c->end; nOffset--){
     c->i++;
@@ -915,7 +921,6 @@ static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     sqlite3_free(pFree);
     return rc;
   }
-  int crc = CVEC_OK;
   if( eId==CVEC_ID_NULL ){
     /* max(id)+1, decided under the lock */
     uint32_t mx = cvec_seg_max_id(p->seg);
@@ -927,7 +932,7 @@ static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     }
     id = mx + 1;
   }
-  if( crc==CVEC_OK ) crc = cvec_seg_append(p->seg, id, aVec);
+  int crc = cvec_seg_append(p->seg, id, aVec);
   sqlite3_free(pFree);
   if( crc==CVEC_CONSTRAINT ){
     set_error(p, "UNIQUE constraint failed: %s.id", p->zTable);
@@ -971,7 +976,7 @@ static int vtab_commit(sqlite3_vtab *pVtab){
   int rc = cvec_seg_commit(p->seg);
   vtab_clamp_cursors(p);   /* a failed commit drops the pending rows */
   if( rc ){
-    sqlite3_log(sqlite_code(rc), CVEC_PREFIX "commit of %s failed after the "
+    sqlite3_log(cvec_sqlite_code(rc), CVEC_PREFIX "commit of %s failed after the "
                 "database committed: %s", p->zTable, cvec_seg_errmsg(p->seg));
     return seg_error(p, rc);
   }

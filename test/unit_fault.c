@@ -171,11 +171,18 @@ static int run_txn(const char *zPath){
   return rc;
 }
 
+/* The id of record i: ids 1..NBASE, then transaction A's, then B's. */
+static uint32_t id_at(uint32_t i){
+  return i<NBASE ? i+1 : i<NBASE+NADD ? 1001+(i-NBASE) : 2001+(i-NBASE-NADD);
+}
+
 /*
-** The segment at zPath holds exactly the rows before (NBASE) or after
-** (NBASE+NADD) the transaction.  Returns that number, or -1 with a reason.
+** The segment at zPath holds exactly nLow records or nLow+NADD (the state
+** before or after the transaction under test): right ids, vectors and
+** lookups, the next transaction's first id not found, and, when atRest,
+** no bytes past the records.  Returns the count, or -1 with a reason.
 */
-static int state_of(const char *zPath, char *zWhy){
+static int state_of(const char *zPath, uint32_t nLow, int atRest, char *zWhy){
   char zErr[CVEC_ERRMSG_MAX];
   static float v[DIM];
   cvec_seg *p = 0;
@@ -184,10 +191,10 @@ static int state_of(const char *zPath, char *zWhy){
     return -1;
   }
   uint32_t n = cvec_seg_count(p);
-  int ok = n==NBASE || n==NBASE+NADD;
+  int ok = n==nLow || n==nLow+NADD;
   if( !ok ) sprintf(zWhy, "count %u", n);
   for(uint32_t i=0; ok && i<n; i++){
-    uint32_t id = i<NBASE ? i+1 : 1001+(i-NBASE);
+    uint32_t id = id_at(i);
     const unsigned char *r = cvec_seg_record(p, i);
     vec_of(v, id);
     if( cvec_get_u32le(r)!=id || memcmp(r+4, v, sizeof(v))!=0 ){
@@ -198,12 +205,13 @@ static int state_of(const char *zPath, char *zWhy){
       ok = 0;
     }
   }
-  if( ok && n==NBASE && cvec_seg_lookup(p, 1001)>=0 ){
+  if( ok && cvec_seg_lookup(p, id_at(n))>=0 ){
     sprintf(zWhy, "a rolled-back id is found");
     ok = 0;
   }
   struct stat st;
-  if( ok && (stat(zPath, &st) || st.st_size != 16 + (off_t)n*(4+4*DIM)) ){
+  if( ok && atRest
+   && (stat(zPath, &st) || st.st_size != 16 + (off_t)n*(4+4*DIM)) ){
     sprintf(zWhy, "%lld bytes at rest for %u records", (long long)st.st_size, n);
     ok = 0;
   }
@@ -211,38 +219,6 @@ static int state_of(const char *zPath, char *zWhy){
   return ok ? (int)n : -1;
 }
 
-/*
-** Part 2's check: the .vec holds exactly A's state (NBASE+NADD records) or
-** A's and B's (NBASE+2*NADD), right ids, vectors and lookups; bytes past
-** the count (a tail B left) are allowed.
-*/
-static int state2_of(const char *zPath, char *zWhy){
-  char zErr[CVEC_ERRMSG_MAX];
-  static float v[DIM];
-  cvec_seg *p = 0;
-  if( cvec_seg_open(zPath, "f.vec", DIM, 0, &p, zErr) ){
-    snprintf(zWhy, 200, "does not open: %.150s", zErr);
-    return -1;
-  }
-  uint32_t n = cvec_seg_count(p);
-  int ok = n==NBASE+NADD || n==NBASE+2*NADD;
-  if( !ok ) sprintf(zWhy, "count %u", n);
-  for(uint32_t i=0; ok && i<n; i++){
-    uint32_t id = i<NBASE ? i+1 : i<NBASE+NADD ? 1001+(i-NBASE)
-                : 2001+(i-NBASE-NADD);
-    const unsigned char *r = cvec_seg_record(p, i);
-    vec_of(v, id);
-    if( cvec_get_u32le(r)!=id || memcmp(r+4, v, sizeof(v))!=0 ){
-      sprintf(zWhy, "record %u is wrong", i);
-      ok = 0;
-    }else if( cvec_seg_lookup(p, id)!=(int64_t)i ){
-      sprintf(zWhy, "id %u not found at record %u", id, i);
-      ok = 0;
-    }
-  }
-  cvec_seg_close(p);
-  return ok ? (int)n : -1;
-}
 
 static int write_file(const char *zPath, const char *a, size_t n){
   FILE *f = fopen(zPath, "wb");
@@ -275,7 +251,7 @@ int main(void){
   int nOps = nCall;
   cvec_io = cvec_io_default;
   char zWhy[200] = "";
-  int s = state_of("f.vec", zWhy);
+  int s = state_of("f.vec", NBASE, 1, zWhy);
   if( rc==0 && s==NBASE+NADD ){
     nPass++; printf("0.0 clean run (%d file operations)... Ok\n", nOps);
   }else{
@@ -295,7 +271,7 @@ int main(void){
       rc = run_txn("f.vec");
       cvec_io = cvec_io_default;
       zWhy[0] = 0;
-      s = state_of("f.vec", zWhy);
+      s = state_of("f.vec", NBASE, 1, zWhy);
       /* a failure reported means "not committed" unless the count reached
       ** the file first (then it is committed, and the failure was its sync) */
       int okState = s==NBASE || s==NBASE+NADD;
@@ -358,7 +334,7 @@ int main(void){
     write_file("f.vec", aSynced, nSynced);
     unlink("f.vec.idx");
     zWhy[0] = 0;
-    s = state2_of("f.vec", zWhy);
+    s = state_of("f.vec", NBASE+NADD, 0, zWhy);
     /* B reported committed (rc 0) must have survived */
     if( s>0 && !(rcB==0 && s!=NBASE+2*NADD) ){
       nPass++;
