@@ -90,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char *zDir = 0;      /* private directory */
 static char *zVec = 0;      /* zDir/s.vec */
 static char *zIdx = 0;      /* zDir/s.vec.idx */
+static char *zIntent = 0;   /* zDir/s.vec.intent */
 
 static void clean_dir(void){
   if( zDir==0 ) return;
@@ -97,6 +98,7 @@ static void clean_dir(void){
   (void)cmd;
   unlink(zVec);
   unlink(zIdx);
+  unlink(zIntent);
 }
 
 static void remove_dir(void){
@@ -113,6 +115,7 @@ static void init_once(void){
   if( mkdtemp(zDir)==0 ) FAIL("mkdtemp %s: %s", zDir, strerror(errno));
   if( asprintf(&zVec, "%s/s.vec", zDir)<0 ) FAIL("oom");
   if( asprintf(&zIdx, "%s/s.vec.idx", zDir)<0 ) FAIL("oom");
+  if( asprintf(&zIntent, "%s/s.vec.intent", zDir)<0 ) FAIL("oom");
   atexit(remove_dir);
 }
 
@@ -572,6 +575,29 @@ static void run(const unsigned char *aVec, size_t nVec, int strict,
   if( rc!=CVEC_ERROR ) FAIL("append without the lock: rc %d", rc);
   rc = cvec_seg_begin_write(pW);
   if( rc ) FAIL("begin_write: %s", cvec_seg_errmsg(pW));
+  /* Bytes past the count that no intent note explains (there is none
+  ** here): every append is refused, nothing is written. */
+  cvec_tail_info tail;
+  cvec_seg_tail(pW, &tail);
+  int hasTail = m.n > CVEC_HEADER_SIZE + (size_t)m.count*m.recsize;
+  if( tail.kind!=(hasTail ? CVEC_TAIL_FOREIGN : CVEC_TAIL_NONE) ){
+    FAIL("tail kind %d for %zu bytes past the count", tail.kind,
+         m.n - CVEC_HEADER_SIZE - (size_t)m.count*m.recsize);
+  }
+  if( hasTail ){
+    if( cvec_seg_append(pW, m.maxId+1u, vec)!=CVEC_CORRUPT ) FAIL("append over a tail");
+    if( cvec_seg_settle(pW, 0)!=CVEC_CORRUPT ) FAIL("settle of a foreign tail");
+    if( cvec_seg_rollback(pW) ) FAIL("rollback: %s", cvec_seg_errmsg(pW));
+    size_t nNow;
+    unsigned char *bNow = read_file(zVec, &nNow);
+    if( nNow!=m.n || memcmp(bNow, m.buf, m.n)!=0 ) FAIL("a refused write changed the file");
+    free(bNow);
+    free(vec);
+    cvec_seg_close(pW);
+    cvec_seg_close(pR);
+    model_free(&m);
+    return;
+  }
   if( cvec_seg_append(pW, 0, vec)!=CVEC_RANGE ) FAIL("append of id 0");
   /* Appended ids in order.  With a lying index (not strict) an id that the
   ** file holds may be taken again: then it is appended too. */

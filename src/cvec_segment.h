@@ -19,8 +19,9 @@
 **                   +0   4    id: u32 LE, 1..4294967295 (0 is not an id)
 **                   +4   4*D  the vector: D float32, little-endian, bit-exact
 **
-** Bytes past 16 + count*R are an uncommitted tail: readers ignore them and the
-** next writer overwrites them.  A segment that cvec wrote ends exactly after its
+** Bytes past 16 + count*R are an uncommitted tail: readers ignore them.  A tail
+** that cvec's intent note explains is settled by the next writer; any other
+** tail refuses writes until an explicit repair (crash settlement, below).  A segment that cvec wrote ends exactly after its
 ** committed records whenever no commit is in progress, because other readers of
 ** the format read to end-of-file.
 **
@@ -31,12 +32,17 @@
 **                          re-read the committed count
 **   cvec_seg_append …      records go after the committed ones: into a memory
 **                          buffer, flushed to the file's tail in large writes
-**   cvec_seg_sync          flush, cut any older longer tail, fdatasync (sync=full);
-**                          safe to repeat
-**   cvec_seg_commit        write the new count (fdatasync with sync=full) and
-**                          release the lock
-**   cvec_seg_rollback      cut the tail back to the committed records and
-**                          release the lock
+**   cvec_seg_sync          note the new count in the intent file (synced),
+**                          flush, cut any older longer tail, fdatasync
+**                          (sync=full); safe to repeat
+**   cvec_seg_commit        write the new count (fdatasync with sync=full),
+**                          mark the note done, release the lock
+**   cvec_seg_rollback      cut the tail back to the committed records, mark
+**                          the note done, release the lock
+**
+** Before the first byte of a transaction goes past the committed records,
+** an intent note saying so is synced to "<segment>.intent" (see crash
+** settlement below).
 **
 ** Pending records (appended, not yet committed) are visible through this handle
 ** only: cvec_seg_record() and cvec_seg_lookup() cover records [0, nrec), other
@@ -203,6 +209,50 @@ int cvec_seg_commit(cvec_seg *p);
 int cvec_seg_rollback(cvec_seg *p);
 
 /*
+** Crash settlement (SPEC §4; the intent note is described in
+** segment_intent.h).  A transaction notes, durably, who writes it (the
+** owner), its number and its counts before it writes past the committed
+** records.  cvec_seg_begin_write() then looks at what lies past the count:
+**
+**   CVEC_TAIL_NONE     nothing: the segment is at rest
+**   CVEC_TAIL_INTENT   the tail of a transaction that did not finish (a crash):
+**                      its note is in *pInfo.  The caller finds out whether
+**                      the owner's database committed it and calls
+**                      cvec_seg_settle(p, forward): forward raises the count
+**                      to the note's new count (possible only if newCount is
+**                      not 0, i.e. its rows were synced), otherwise the tail
+**                      is cut.
+**   CVEC_TAIL_FOREIGN  bytes that no cvec transaction explains (complete
+**                      records another program left past a low count, a torn
+**                      write of another writer): kept, and every append is
+**                      refused until cvec_seg_repair() adopts or discards them.
+**
+** Until settled, appends fail.  Readers never look at the tail: they read by
+** count.  cvec_seg_has_tail() tells a reader that the last refresh saw bytes
+** past the count (a transaction in progress, or something to settle).
+**
+** cvec_seg_set_owner() sets the owner text written into this handle's notes
+** ("" for a database with no file); cvec_seg_set_txn() the number of the
+** transaction about to write (call it after begin_write, before appending).
+*/
+#define CVEC_TAIL_NONE     0
+#define CVEC_TAIL_INTENT   1
+#define CVEC_TAIL_FOREIGN  2
+typedef struct cvec_tail_info {
+  int kind;              /* CVEC_TAIL_* */
+  uint64_t nBytes;       /* bytes past the committed records */
+  uint64_t txn;          /* CVEC_TAIL_INTENT: the note's transaction number */
+  uint32_t oldCount;     /* ... the count it started from (the count now) */
+  uint32_t newCount;     /* ... the count it commits, 0 if never synced */
+  const char *zOwner;    /* ... who wrote it; valid while the lock is held */
+} cvec_tail_info;
+void cvec_seg_tail(cvec_seg *p, cvec_tail_info *pInfo);
+int cvec_seg_settle(cvec_seg *p, int forward);
+int cvec_seg_has_tail(const cvec_seg *p);
+int cvec_seg_set_owner(cvec_seg *p, const char *zOwner);
+void cvec_seg_set_txn(cvec_seg *p, uint64_t txn);
+
+/*
 ** Number of pending records (nrec - count), and cut them back to n pending
 ** (n <= pending).  Savepoints are marks in this count: it is relative to the
 ** committed records, so it stays meaningful when the count is re-read at the
@@ -216,7 +266,11 @@ int cvec_seg_truncate_pending(cvec_seg *p, uint32_t n);
 ** changing it and calls xProblem once per problem found, in file order:
 **   kind "header"    the header is unusable (nothing more is checked)
 **   kind "short"     the file is shorter than its count claims
-**   kind "tail"      complete records past the count, or a partial record
+**   kind "tail"      complete records past the count, or a partial record,
+**                    that no cvec transaction explains (writes are refused)
+**   kind "unfinished" bytes past the count that a transaction which did not
+**                    finish left, as its intent note says (settled by the
+**                    next write of its database)
 **   kind "zero_id"   a record with id 0 (skipped by reads)
 **   kind "duplicate" an id seen in an earlier record (that one wins)
 **   kind "index"     the index file is missing, rejected, behind, damaged,

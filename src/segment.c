@@ -169,6 +169,7 @@ int cvec_seg_read_count(cvec_seg *p, uint32_t *pCount){
     return cvec_seg_error(p, CVEC_IOERR, "%s: fstat failed: %s",
                           p->zName, strerror(errno));
   }
+  p->sizeSeen = st.st_size;
   int rc = check_header(h, st.st_size, p->zName, &dim, pCount, p->zErr);
   if( rc==CVEC_OK && dim!=p->dim ){
     rc = cvec_seg_error(p, CVEC_CORRUPT,
@@ -404,8 +405,7 @@ void cvec_remove_stale_temps(const char *zPath){
   free(z);
 }
 
-/* fsync the directory holding zPath, so that a new name in it is durable. */
-static void sync_parent_dir(const char *zPath){
+void cvec_sync_parent_dir(const char *zPath){
   char *z = strdup(zPath);
   if( z==0 ) return;
   char *slash = strrchr(z, '/');
@@ -469,7 +469,7 @@ static int create_file(const char *zPath, const char *zName, uint32_t dim,
   }
   unlink(zTmp);
   free(zTmp);
-  if( rc==CVEC_OK ) sync_parent_dir(zPath);
+  if( rc==CVEC_OK ) cvec_sync_parent_dir(zPath);
   return rc;
 }
 
@@ -554,6 +554,11 @@ int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
   p->zName = strdup(zName);
   p->zIdxPath = malloc(strlen(zPath)+5);
   if( p->zIdxPath ) sprintf(p->zIdxPath, "%s.idx", zPath);
+  p->zIntentPath = malloc(strlen(zPath)+8);
+  if( p->zIntentPath ) sprintf(p->zIntentPath, "%s.intent", zPath);
+  p->intentFd = -1;
+  p->zOwner = strdup("");
+  p->sizeSeen = st.st_size;
   p->dim = fileDim;
   p->recsize = 4 + 4*(size_t)fileDim;
   p->readonly = readonly;
@@ -561,7 +566,8 @@ int cvec_seg_open(const char *zPath, const char *zName, uint32_t dim, int flags,
   p->limit = CVEC_MAX_ID;
   p->count = p->nflushed = p->nrec = count;
   cvec_index_init(&p->idx);
-  if( p->zPath==0 || p->zName==0 || p->zIdxPath==0 ){
+  if( p->zPath==0 || p->zName==0 || p->zIdxPath==0 || p->zIntentPath==0
+   || p->zOwner==0 ){
     cvec_seg_close(p);
     return open_error(zErr, CVEC_NOMEM, "out of memory");
   }
@@ -595,6 +601,9 @@ void cvec_seg_close(cvec_seg *p){
   free(p->zPath);
   free(p->zName);
   free(p->zIdxPath);
+  free(p->zIntentPath);
+  free(p->zOwner);
+  if( p->intentFd>=0 ) close(p->intentFd);
   close(p->fd);
   free(p);
 }
@@ -626,6 +635,7 @@ static int view_is_current(cvec_seg *p){
   struct stat st;
   unsigned char h[12];
   if( p->broken || fstat(p->fd, &st) ) return 0;
+  p->sizeSeen = st.st_size;
   if( st.st_size < cvec_rec_offset(p, p->count) ) return 0;
   memcpy(h, CVEC_MAGIC, 4);
   cvec_put_u32le(h+4, CVEC_VERSION_1);

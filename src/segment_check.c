@@ -13,7 +13,9 @@
 ** either adopts the complete records past the count (raising the count) or
 ** discards them (cutting the file back), cuts off a partial record, lowers a
 ** count that claims more records than the file holds, and removes the index
-** file (derived data: the next handle that may write rebuilds it).
+** file (derived data: the next handle that may write rebuilds it) and the
+** intent note (segment_intent.h).  A tail that an intent note explains is
+** reported as "unfinished": the owner's next write settles it by itself.
 */
 #define _GNU_SOURCE 1
 #include "segment_int.h"
@@ -101,6 +103,49 @@ static int ignore_problem(void *ctx, const char *k, int64_t r, int64_t i,
   return 0;
 }
 
+/*
+** Bytes past the count: does the intent note (segment_intent.h) explain
+** them as the tail of a cvec transaction that did not finish?  If so,
+** report that ("unfinished") and return 1; -1 if the callback said stop;
+** 0 if they are unexplained (reported as "tail" by the caller).
+*/
+static int check_note(const char *zPath, const char *zName, const raw_info *r,
+                      uint64_t ino, cvec_problem_fn x, void *ctx){
+  size_t n = strlen(zPath) + 8;
+  char *z = malloc(n);
+  if( z==0 ) return 0;
+  snprintf(z, n, "%s.intent", zPath);
+  int fd = open(z, O_RDONLY|O_CLOEXEC);
+  free(z);
+  if( fd<0 ) return 0;
+  cvec_intent *note = malloc(sizeof(*note));
+  int ok = note && cvec_intent_read(fd, note)==0
+        && note->state==CVEC_INTENT_OPEN && note->oldCount==r->count
+        && note->ino==ino
+        && (note->newCount==0 || note->newCount>r->count);
+  close(fd);
+  int rc = 0;
+  if( ok ){
+    const char *zOwner = note->zOwner[0] ? note->zOwner : "a database without a file";
+    if( note->newCount ){
+      rc = report(x, ctx, "unfinished", r->count, -1, "%s: transaction %llu of "
+          "%s did not finish; its %u records past the count are rolled forward "
+          "at its next write if its database committed it, else cut", zName,
+          (unsigned long long)note->txn, zOwner, note->newCount - r->count);
+    }else{
+      rc = report(x, ctx, "unfinished", r->count, -1, "%s: transaction %llu of "
+          "%s did not finish before its rows were synced; its %lld bytes past "
+          "the count are cut at its next write", zName,
+          (unsigned long long)note->txn, zOwner,
+          (long long)(r->size - (off_t)CVEC_HEADER_SIZE
+                      - (off_t)r->count*(off_t)r->recsize));
+    }
+    rc = rc ? -1 : 1;
+  }
+  free(note);
+  return rc;
+}
+
 int cvec_seg_check(const char *zPath, const char *zName, cvec_problem_fn x,
                    void *ctx, char *zErr){
   raw_info r;
@@ -114,9 +159,16 @@ int cvec_seg_check(const char *zPath, const char *zName, cvec_problem_fn x,
     return e==ENOENT ? CVEC_NOTFOUND : CVEC_CANTOPEN;
   }
   rc = read_raw(fd, zName, &r, x, ctx, zErr);
+  struct stat st;
+  uint64_t ino = fstat(fd, &st)==0 ? (uint64_t)st.st_ino : 0;
   close(fd);
   if( rc<0 ) return CVEC_IOERR;
   if( rc>0 ) return CVEC_OK;      /* the header was the problem, reported */
+  int explained = 0;
+  if( r.complete >= r.count && (r.complete > r.count || r.partial) ){
+    explained = check_note(zPath, zName, &r, ino, x, ctx);
+    if( explained<0 ) return CVEC_OK;   /* the callback said stop */
+  }
 
   /* The committed length against the file. */
   uint32_t nWalk = r.count;
@@ -126,12 +178,14 @@ int cvec_seg_check(const char *zPath, const char *zName, cvec_problem_fn x,
                (long long)(CVEC_HEADER_SIZE + (off_t)r.count*(off_t)r.recsize),
                (long long)r.size, (unsigned long long)r.complete) ) return CVEC_OK;
     nWalk = (uint32_t)r.complete;
+  }else if( explained ){
+    /* reported by check_note */
   }else if( r.complete > r.count ){
     if( report(x, ctx, "tail", r.count, -1, "%llu complete records past the "
                "count of %u", (unsigned long long)(r.complete - r.count),
                r.count) ) return CVEC_OK;
   }
-  if( r.partial ){
+  if( r.partial && !explained ){
     if( report(x, ctx, "tail", (int64_t)r.complete, -1, "%lld bytes of a partial "
                "record at the end", (long long)r.partial) ) return CVEC_OK;
   }
@@ -252,19 +306,25 @@ int cvec_seg_repair(const char *zPath, const char *zName, int mode,
                strerror(errno));
     }
   }
-  if( rc==CVEC_OK ){
-    /* The index describes the old records: it goes, and is rebuilt. */
-    size_t n = strlen(zPath) + 5;
-    char *zIdx = malloc(n);
-    if( zIdx ){
-      snprintf(zIdx, n, "%s.idx", zPath);
-      if( unlink(zIdx) && errno!=ENOENT ){
-        snprintf(zErr, CVEC_ERRMSG_MAX, "%s.idx: cannot remove: %s", zName,
-                 strerror(errno));
-        rc = CVEC_IOERR;
-      }
-      free(zIdx);
+  /* The index describes the old records: it goes, and is rebuilt.  The
+  ** intent note goes too: what it explained is decided now, and a note
+  ** left open would take a later tail for its own. */
+  static const char *azSide[] = { "idx", "intent" };
+  for(int i=0; rc==CVEC_OK && i<2; i++){
+    size_t n = strlen(zPath) + 8;
+    char *zSide = malloc(n);
+    if( zSide==0 ){
+      snprintf(zErr, CVEC_ERRMSG_MAX, "out of memory");
+      rc = CVEC_NOMEM;
+      break;
     }
+    snprintf(zSide, n, "%s.%s", zPath, azSide[i]);
+    if( unlink(zSide) && errno!=ENOENT ){
+      snprintf(zErr, CVEC_ERRMSG_MAX, "%s.%s: cannot remove: %s", zName,
+               azSide[i], strerror(errno));
+      rc = CVEC_IOERR;
+    }
+    free(zSide);
   }
   (void)cvec_lock_fd(fd, F_UNLCK);
   close(fd);

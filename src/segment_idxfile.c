@@ -97,7 +97,7 @@ static uint64_t fingerprint(cvec_seg *p, uint32_t covered, int fromMap){
   return h;
 }
 
-static uint32_t crc32_of(const unsigned char *a, size_t n){
+uint32_t cvec_crc32(const unsigned char *a, size_t n){
   static uint32_t table[256];
   static int init = 0;
   if( !init ){
@@ -166,7 +166,7 @@ static void write_header(cvec_idxfile *x, cvec_seg *p, uint64_t boot){
   put_u64le(h+32, fingerprint(p, x->covered, 1));
   put_u64le(h+40, boot);
   memset(h+48, 0, 12);
-  cvec_put_u32le(h+60, crc32_of(h, 60));
+  cvec_put_u32le(h+60, cvec_crc32(h, 60));
 }
 
 /*
@@ -177,7 +177,7 @@ static const char *check_header(cvec_idxfile *x, const unsigned char *h,
                                 off_t fileSize, cvec_seg *p){
   if( fileSize < (off_t)CVEC_IDX_HEADER_SIZE ) return "too short";
   if( memcmp(h, "CVIX", 4)!=0 ) return "bad magic";
-  if( cvec_get_u32le(h+60)!=crc32_of(h, 60) ) return "header checksum";
+  if( cvec_get_u32le(h+60)!=cvec_crc32(h, 60) ) return "header checksum";
   if( cvec_get_u32le(h+4)!=1 ) return "unsupported version";
   uint32_t k = cvec_get_u32le(h+8);
   if( k<4 || k>31 ) return "bad size";
@@ -401,7 +401,7 @@ int cvec_idxfile_sync(cvec_idxfile *x){
   if( cvec_io.xMsync(x->map, x->mapLen) ) return -1;
   /* The slots are on disk: the header may now say so. */
   put_u64le(x->map+40, 0);
-  cvec_put_u32le(x->map+60, crc32_of(x->map, 60));
+  cvec_put_u32le(x->map+60, cvec_crc32(x->map, 60));
   return cvec_io.xMsync(x->map, CVEC_IDX_HEADER_SIZE) ? -1 : 0;
 }
 
@@ -421,7 +421,7 @@ int cvec_idxfile_current(cvec_idxfile *x, cvec_seg *p){
   const unsigned char *h = x->map;
   for(int tries=0; ; tries++){
     /* a writer in another process may be rewriting the header: retry */
-    if( memcmp(h, "CVIX", 4)==0 && cvec_get_u32le(h+60)==crc32_of(h, 60) ) break;
+    if( memcmp(h, "CVIX", 4)==0 && cvec_get_u32le(h+60)==cvec_crc32(h, 60) ) break;
     if( tries==3 ) return -1;
     struct timespec ts = {0, 100000};
     nanosleep(&ts, 0);

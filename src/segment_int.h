@@ -9,6 +9,7 @@
 #include "cvec_segment.h"
 #include "segment_idxfile.h"
 #include "segment_index.h"
+#include "segment_intent.h"
 
 #include <stdarg.h>
 #include <sys/types.h>
@@ -75,6 +76,25 @@ struct cvec_seg {
   int touched;              /* this transaction wrote bytes past the count */
   int synced;               /* cvec_seg_sync done, nothing appended or cut
                             ** since: commit need not sync the rows again */
+  off_t sizeSeen;           /* file size at the last refresh's fstat */
+
+  /* The intent note (segment_intent.h).  While the lock is held:
+  ** intentOpen means an open note for this transaction, with new count
+  ** intentNew, is in the file (synced with sync=full); unsettled means
+  ** begin_write found bytes past the count (tail says what they are), and
+  ** appends are refused until cvec_seg_settle() or a repair. */
+  char *zIntentPath;        /* zPath + ".intent" */
+  int intentFd;             /* -1 until a write transaction needs it */
+  char *zOwner;             /* owner text of our notes ("" none) */
+  uint64_t txn;             /* this transaction's number (set_txn) */
+  uint64_t ino;             /* the segment's inode, read at begin_write */
+  int intentOpen;
+  uint32_t intentNew;
+  int unsettled;
+  int tailKind;             /* CVEC_TAIL_* found by begin_write */
+  uint64_t tailBytes;       /* bytes past the count then */
+  cvec_intent tailNote;     /* the note that explains them (CVEC_TAIL_INTENT) */
+
   char zErr[CVEC_ERRMSG_MAX];
 };
 
@@ -123,6 +143,10 @@ int cvec_lock_fd(int fd, int lockType);
 /* Remove the temporary files "<zPath>.<pid>.<n>.tmp" that processes which
 ** no longer exist left while building zPath (killed mid-way). */
 void cvec_remove_stale_temps(const char *zPath);
+/* CRC-32 (IEEE) of n bytes: the checksums of the index and intent files. */
+uint32_t cvec_crc32(const unsigned char *a, size_t n);
+/* fsync the directory holding zPath, so that a new name in it is durable. */
+void cvec_sync_parent_dir(const char *zPath);
 /* fdatasync where available, else fsync. */
 int cvec_fdatasync(int fd);
 

@@ -7,7 +7,22 @@
 ** transaction reach the file (and, with sync=full, the disk) in
 ** cvec_seg_sync(), before cvec_seg_commit() writes the count that makes them
 ** part of the segment.  A crash before the count is written leaves only an
-** uncommitted tail, which readers ignore and the next writer overwrites.
+** uncommitted tail, which readers ignore.
+**
+** Agreement with the database rests on the intent note (segment_intent.h),
+** written before the tail: SQLite commits the database between our xSync
+** and xCommit, so a crash there leaves rows in the database and a tail here.
+** The next writer finds the note (begin_write), the caller asks the owner's
+** database whether the transaction committed, and cvec_seg_settle() rolls
+** the tail forward or cuts it.  The order of writes in a transaction:
+**
+**   note "open, new count unknown"   synced   (first flush past the count)
+**   records of the batch                       (flushes)
+**   note "open, new count N"         synced   (sync, before the last flush)
+**   records, then fdatasync                    (sync)
+**       ... SQLite commits the database ...
+**   count N, then fdatasync                    (commit)
+**   note "done"                      unsynced (commit or rollback)
 **
 ** Pending records stay in memory until FLUSH_BYTES of them are buffered, then
 ** go to the file's tail in one pwrite(); their ids go to the index file as
@@ -67,6 +82,241 @@ static void unlock(cvec_seg *p){
 
 int cvec_seg_in_write(const cvec_seg *p){ return p->locked; }
 
+static int cut_tail(cvec_seg *p, uint32_t n);
+
+/* ------------------------------------------------------------------------ */
+/* The intent note                                                           */
+/* ------------------------------------------------------------------------ */
+
+int cvec_seg_set_owner(cvec_seg *p, const char *zOwner){
+  char *z = strdup(zOwner ? zOwner : "");
+  if( z==0 ) return cvec_seg_error(p, CVEC_NOMEM, "out of memory");
+  if( strlen(z)>CVEC_OWNER_MAX ) z[CVEC_OWNER_MAX] = 0;
+  free(p->zOwner);
+  p->zOwner = z;
+  return CVEC_OK;
+}
+
+void cvec_seg_set_txn(cvec_seg *p, uint64_t txn){ p->txn = txn; }
+
+int cvec_seg_has_tail(const cvec_seg *p){
+  return !p->locked && p->sizeSeen > cvec_rec_offset(p, p->count);
+}
+
+/*
+** Make p->intentFd the note file that the name leads to now (someone may
+** have removed it: notes written to an unlinked file would be lost), opening
+** or, if create, creating it.  A new file's name is synced into the
+** directory.  Returns 0, 1 if it does not exist (and !create), or -1 with
+** errno set.
+*/
+static int intent_fd(cvec_seg *p, int create){
+  struct stat a, b;
+  if( p->intentFd>=0 ){
+    if( stat(p->zIntentPath, &a)==0 && fstat(p->intentFd, &b)==0
+     && a.st_ino==b.st_ino && a.st_dev==b.st_dev ){
+      return 0;
+    }
+    close(p->intentFd);
+    p->intentFd = -1;
+  }
+  int fd = open(p->zIntentPath, O_RDWR|O_CLOEXEC);
+  if( fd<0 && errno==ENOENT && create ){
+    fd = open(p->zIntentPath, O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, 0666);
+    if( fd>=0 && p->syncMode==CVEC_SYNC_FULL ) cvec_sync_parent_dir(p->zIntentPath);
+    if( fd<0 && errno==EEXIST ) fd = open(p->zIntentPath, O_RDWR|O_CLOEXEC);
+  }
+  if( fd<0 ) return errno==ENOENT && !create ? 1 : -1;
+  p->intentFd = fd;
+  return 0;
+}
+
+static int intent_error(cvec_seg *p, int e){
+  return cvec_seg_error(p, e==ENOSPC ? CVEC_FULL : CVEC_IOERR,
+                        "%s.intent: cannot write: %s", p->zName, strerror(e));
+}
+
+/* Fill *pI with a note of this handle's transaction. */
+static void make_note(cvec_seg *p, cvec_intent *pI, uint32_t state,
+                      uint32_t oldCount, uint32_t newCount, uint64_t txn){
+  pI->state = state;
+  pI->oldCount = oldCount;
+  pI->newCount = newCount;
+  pI->txn = txn;
+  pI->ino = p->ino;
+  pI->nOwner = (uint32_t)strlen(p->zOwner);
+  memcpy(pI->zOwner, p->zOwner, pI->nOwner+1);
+}
+
+/*
+** Note, durably, that this transaction (from the committed count) writes
+** past the count, committing newCount records (0: not known yet).  Called
+** before the bytes it explains are written.
+*/
+static int note_open(cvec_seg *p, uint32_t newCount){
+  if( p->intentOpen && p->intentNew==newCount ) return CVEC_OK;
+  if( intent_fd(p, 1) ){
+    /* A directory we may not write (the segment file itself writable):
+    ** no notes.  Writes still work; a crash mid-commit then leaves a tail
+    ** that only cvec_repair settles (README, "Limits"). */
+    if( errno==EACCES || errno==EROFS || errno==EPERM ) return CVEC_OK;
+    return intent_error(p, errno);
+  }
+  cvec_intent n;
+  make_note(p, &n, CVEC_INTENT_OPEN, p->count, newCount, p->txn);
+  if( cvec_intent_write(p->intentFd, &n, p->syncMode==CVEC_SYNC_FULL) ){
+    p->intentOpen = 0;   /* what the file holds now is unknown */
+    return intent_error(p, errno);
+  }
+  p->intentOpen = 1;
+  p->intentNew = newCount;
+  return CVEC_OK;
+}
+
+/*
+** Mark the note done: the file is at rest (count written, or tail cut).
+** Not synced: a "done" lost in a crash leaves an open note whose tail is
+** gone (nothing to settle) or whose old count is no longer the count (it
+** explains nothing).
+*/
+static int note_done(cvec_seg *p, const cvec_intent *pFrom){
+  cvec_intent n;
+  if( p->intentFd<0 ) return CVEC_OK;
+  n = *pFrom;
+  n.state = CVEC_INTENT_DONE;
+  if( cvec_intent_write(p->intentFd, &n, 0) ) return intent_error(p, errno);
+  p->intentOpen = 0;
+  return CVEC_OK;
+}
+
+static int note_done_own(cvec_seg *p){
+  cvec_intent n;
+  if( !p->intentOpen ) return CVEC_OK;
+  make_note(p, &n, CVEC_INTENT_DONE, p->count, p->intentNew, p->txn);
+  return note_done(p, &n);
+}
+
+/*
+** Under the lock, with the count current: what lies past the committed
+** records?  Sets tailKind, tailBytes, tailNote and unsettled.
+*/
+static int classify_tail(cvec_seg *p){
+  struct stat st;
+  if( fstat(p->fd, &st) ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s: fstat failed: %s",
+                          p->zName, strerror(errno));
+  }
+  p->ino = (uint64_t)st.st_ino;
+  p->sizeSeen = st.st_size;
+  off_t want = cvec_rec_offset(p, p->count);
+  p->unsettled = 0;
+  p->tailKind = CVEC_TAIL_NONE;
+  p->tailBytes = 0;
+  if( st.st_size <= want ) return CVEC_OK;
+  p->unsettled = 1;
+  p->tailKind = CVEC_TAIL_FOREIGN;
+  p->tailBytes = (uint64_t)(st.st_size - want);
+  int r = intent_fd(p, 0);
+  if( r<0 ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s.intent: cannot open: %s",
+                          p->zName, strerror(errno));
+  }
+  if( r==0 ){
+    cvec_intent *n = &p->tailNote;
+    r = cvec_intent_read(p->intentFd, n);
+    if( r<0 ){
+      return cvec_seg_error(p, CVEC_IOERR, "%s.intent: read failed: %s",
+                            p->zName, strerror(errno));
+    }
+    if( r==0 && n->state==CVEC_INTENT_OPEN && n->oldCount==p->count
+     && n->ino==p->ino && (n->newCount==0 || n->newCount>p->count) ){
+      p->tailKind = CVEC_TAIL_INTENT;
+    }
+  }
+  return CVEC_OK;
+}
+
+void cvec_seg_tail(cvec_seg *p, cvec_tail_info *pInfo){
+  memset(pInfo, 0, sizeof(*pInfo));
+  pInfo->zOwner = "";
+  if( !p->locked || !p->unsettled ) return;
+  pInfo->kind = p->tailKind;
+  pInfo->nBytes = p->tailBytes;
+  if( p->tailKind==CVEC_TAIL_INTENT ){
+    pInfo->txn = p->tailNote.txn;
+    pInfo->oldCount = p->tailNote.oldCount;
+    pInfo->newCount = p->tailNote.newCount;
+    pInfo->zOwner = p->tailNote.zOwner;
+  }
+}
+
+/* The refusal of an append (or a settle) while the tail is unsettled. */
+static int tail_error(cvec_seg *p){
+  if( p->tailKind==CVEC_TAIL_INTENT ){
+    const char *z = p->tailNote.zOwner;
+    return cvec_seg_error(p, CVEC_BUSY, "%s: transaction %llu of %s did not "
+        "finish (a crash?); it must be settled by that database first, or "
+        "by cvec_repair", p->zName, (unsigned long long)p->tailNote.txn,
+        z[0] ? z : "a database without a file");
+  }
+  return cvec_seg_error(p, CVEC_CORRUPT, "%s: %llu bytes past the %u "
+      "committed records were not written by a cvec transaction (another "
+      "program?); writes are refused until cvec_repair adopts or discards "
+      "them", p->zName, (unsigned long long)p->tailBytes, p->count);
+}
+
+int cvec_seg_settle(cvec_seg *p, int forward){
+  int rc = CVEC_OK;
+  if( !p->locked || !p->unsettled ) return CVEC_OK;
+  if( p->tailKind!=CVEC_TAIL_INTENT ) return tail_error(p);
+  cvec_intent *n = &p->tailNote;
+  if( forward && n->newCount==0 ){
+    return cvec_seg_error(p, CVEC_ERROR, "%s: transaction %llu cannot be "
+        "rolled forward: its rows were never all written", p->zName,
+        (unsigned long long)n->txn);
+  }
+  if( forward ){
+    off_t need = cvec_rec_offset(p, n->newCount);
+    if( p->sizeSeen < need ){
+      return cvec_seg_error(p, CVEC_CORRUPT, "%s: transaction %llu committed "
+          "%u records but the file holds only %lld bytes of them", p->zName,
+          (unsigned long long)n->txn, n->newCount - p->count,
+          (long long)(p->sizeSeen - cvec_rec_offset(p, p->count)));
+    }
+    unsigned char b[4];
+    cvec_put_u32le(b, n->newCount);
+    if( cvec_pwrite_all(p->fd, b, 4, 12)
+     || (p->syncMode==CVEC_SYNC_FULL && cvec_fdatasync(p->fd)) ){
+      return cvec_seg_error(p, CVEC_IOERR, "%s: cannot write count: %s",
+                            p->zName, strerror(errno));
+    }
+    /* Take the records in as a reader would (refresh is for readers), then
+    ** rebuild the index file: the dead transaction left slots for its ids
+    ** in it, which nothing vouches for.  Rare (crash recovery), so O(N). */
+    p->locked = 0;
+    rc = cvec_seg_refresh(p);
+    p->locked = 1;
+    if( rc ) return rc;
+    p->maxIdCommitted = p->maxId;
+    if( p->xidx && cvec_idxfile_writable(p->xidx)
+     && cvec_seg_regrow_idxfile(p)==0 ){
+      (void)cvec_seg_reset_overlay(p, p->count);
+    }
+  }
+  rc = cut_tail(p, p->count);
+  if( rc==CVEC_OK && p->syncMode==CVEC_SYNC_FULL && cvec_fdatasync(p->fd) ){
+    rc = cvec_seg_error(p, CVEC_IOERR, "%s: fdatasync failed: %s",
+                        p->zName, strerror(errno));
+  }
+  if( rc==CVEC_OK ) rc = note_done(p, n);
+  if( rc==CVEC_OK ){
+    p->unsettled = 0;
+    p->tailKind = CVEC_TAIL_NONE;
+    p->sizeSeen = cvec_rec_offset(p, p->count);
+  }
+  return rc;
+}
+
 int cvec_seg_begin_write(cvec_seg *p){
   if( p->locked ) return CVEC_OK;
   if( p->readonly ){
@@ -90,6 +340,7 @@ int cvec_seg_begin_write(cvec_seg *p){
   ** readers open by name (another handle may have rebuilt it, or somebody
   ** deleted it), or the extensions would go to a file nobody reads. */
   if( rc==CVEC_OK ) rc = cvec_seg_follow_idxfile(p, 0);
+  if( rc==CVEC_OK ) rc = classify_tail(p);
   if( rc ){
     (void)lock_op(p, F_UNLCK);
     return rc;
@@ -98,6 +349,8 @@ int cvec_seg_begin_write(cvec_seg *p){
   p->touched = 0;
   p->synced = 0;
   p->pendInFile = 1;
+  p->intentOpen = 0;
+  p->intentNew = 0;
   return CVEC_OK;
 }
 
@@ -118,6 +371,12 @@ static int flush(cvec_seg *p){
   if( m==MAP_FAILED ){
     return cvec_seg_error(p, CVEC_IOERR, "%s: mmap failed: %s",
                           p->zName, strerror(errno));
+  }
+  /* the note that explains these bytes goes first */
+  int rc = p->intentOpen ? CVEC_OK : note_open(p, 0);
+  if( rc ){
+    munmap(m, len);
+    return rc;
   }
   size_t n = (size_t)(p->nrec - p->nflushed) * p->recsize;
   p->touched = 1;
@@ -189,6 +448,7 @@ int cvec_seg_append(cvec_seg *p, uint32_t id, const void *vec){
     return cvec_seg_error(p, CVEC_ERROR, "%s: append without the write lock",
                           p->zName);
   }
+  if( p->unsettled ) return tail_error(p);
   if( id==0 ){
     return cvec_seg_error(p, CVEC_RANGE, "id 0 is out of range 1..%u",
                           CVEC_MAX_ID);
@@ -285,6 +545,13 @@ int cvec_seg_sync(cvec_seg *p){
   int rc;
   if( !p->locked ) return CVEC_OK;
   if( p->nrec==p->count && !p->touched ) return CVEC_OK;  /* wrote nothing */
+  /* The note learns the new count before the last records are written:
+  ** once this returns, the database may commit, and a crash after that is
+  ** settled by rolling forward to it. */
+  if( p->nrec>p->count ){
+    rc = note_open(p, p->nrec);
+    if( rc ) return rc;
+  }
   rc = flush(p);
   if( rc ) return rc;
   /* An older, longer tail (a torn write, rows cut by ROLLBACK TO) must not
@@ -326,60 +593,66 @@ void cvec_seg_update_idxfile(cvec_seg *p, uint32_t oldCount){
   }
 }
 
+/*
+** Publish the count.  SQLite has committed the database when it calls this
+** (xCommit), so if the count cannot be written the records must not go:
+** they stay as the tail that the open note explains (with its new count),
+** and the next writer rolls them forward once the database confirms the
+** commit.  A caller without a database gets the same: a synced transaction
+** whose commit failed is settled forward.
+*/
 int cvec_seg_commit(cvec_seg *p){
   int rc;
   if( !p->locked ) return CVEC_OK;
   rc = p->synced ? CVEC_OK : cvec_seg_sync(p);
-  if( rc==CVEC_OK && p->nrec!=p->count ){
-    unsigned char b[4];
-    cvec_put_u32le(b, p->nrec);
-    if( cvec_pwrite_all(p->fd, b, 4, 12) ){
-      rc = cvec_seg_error(p, CVEC_IOERR, "%s: cannot write count: %s",
-                          p->zName, strerror(errno));
-      /* Part of the new count may have reached the file (a short write):
-      ** put the old one back before the records go, or the file would
-      ** claim records it no longer holds, or part of the batch.  If even
-      ** that fails, keep the records: every count the header may hold then
-      ** still has its records behind it. */
-      unsigned char o[4];
-      cvec_put_u32le(o, p->count);
-      if( cvec_pwrite_all(p->fd, o, 4, 12) ){
-        char zSave[CVEC_ERRMSG_MAX];
-        memcpy(zSave, p->zErr, sizeof(zSave));
-        p->touched = 0;               /* so the rollback does not cut */
-        (void)cvec_seg_rollback(p);
-        memcpy(p->zErr, zSave, sizeof(zSave));
-        p->broken = 1;                /* re-read the count before use */
-        return rc;
-      }
-    }else{
-      /* The new count is in the file (other handles may already read it),
-      ** so the records are committed whatever fdatasync says; a failure
-      ** only means they may not survive a power loss, and is reported. */
-      uint32_t oldCount = p->count;
-      p->count = p->nrec;
-      p->maxIdCommitted = p->maxId;
-      cvec_seg_update_idxfile(p, oldCount);
-      if( p->syncMode==CVEC_SYNC_FULL && cvec_fdatasync(p->fd) ){
-        cvec_seg_error(p, CVEC_IOERR, "%s: fdatasync failed: %s",
-                       p->zName, strerror(errno));
-        unlock(p);
-        return CVEC_IOERR;
-      }
-    }
-  }
   if( rc ){
-    /* The records did not become committed here.  Drop them (keeping the
-    ** message of the first failure), and re-read the count at the next
-    ** statement: refresh rebuilds the view if it moved. */
+    /* The records are not durable: nobody can have committed them.  Drop
+    ** them (keeping the message of the first failure). */
     char zSave[CVEC_ERRMSG_MAX];
     memcpy(zSave, p->zErr, sizeof(zSave));
     (void)cvec_seg_rollback(p);
     memcpy(p->zErr, zSave, sizeof(zSave));
     return rc;
   }
+  if( p->nrec!=p->count ){
+    unsigned char b[4];
+    cvec_put_u32le(b, p->nrec);
+    if( cvec_pwrite_all(p->fd, b, 4, 12) ){
+      rc = cvec_seg_error(p, CVEC_IOERR, "%s: cannot write count: %s",
+                          p->zName, strerror(errno));
+      /* Part of the new count may have reached the file (a short write):
+      ** put the old one back, so that the header never claims part of the
+      ** batch.  Whatever it holds now, the records stay behind it: the
+      ** open note lets the next writer settle them. */
+      unsigned char o[4];
+      cvec_put_u32le(o, p->count);
+      (void)cvec_pwrite_all(p->fd, o, 4, 12);
+      (void)cvec_seg_truncate_pending(p, 0);
+      p->nflushed = p->nrec = p->count;
+      p->broken = 1;                /* re-read the count before use */
+      unlock(p);
+      return rc;
+    }
+    /* The new count is in the file (other handles may already read it),
+    ** so the records are committed whatever fdatasync says; a failure
+    ** only means they may not survive a power loss, and is reported (the
+    ** note stays open: a power loss that takes the count is settled
+    ** forward). */
+    uint32_t oldCount = p->count;
+    p->count = p->nrec;
+    p->maxIdCommitted = p->maxId;
+    cvec_seg_update_idxfile(p, oldCount);
+    if( p->syncMode==CVEC_SYNC_FULL && cvec_fdatasync(p->fd) ){
+      cvec_seg_error(p, CVEC_IOERR, "%s: fdatasync failed: %s",
+                     p->zName, strerror(errno));
+      p->intentOpen = 0;
+      unlock(p);
+      return CVEC_IOERR;
+    }
+  }
+  rc = note_done_own(p);
   unlock(p);
-  return CVEC_OK;
+  return rc;
 }
 
 int cvec_seg_rollback(cvec_seg *p){
@@ -391,6 +664,13 @@ int cvec_seg_rollback(cvec_seg *p){
     rc = cut_tail(p, p->count);
     p->touched = 0;
   }
+  /* "done" only once the tail is gone: else the note still explains it */
+  if( rc==CVEC_OK ){
+    rc = note_done_own(p);
+  }else{
+    p->intentOpen = 0;
+  }
+  p->unsettled = 0;
   unlock(p);
   return rc;
 }

@@ -47,7 +47,10 @@ struct cvec_vtab {
   sqlite3 *db;
   cvec_registry *pReg;   /* the connection's list of tables */
   cvec_vtab *pNextReg;   /* next table in it */
+  char *zDb;             /* schema name ("main", an attached name) */
   char *zTable;          /* table name, for constraint messages */
+  char *zOwner;          /* owner text of our intent notes: "table T in
+                         ** FILE", or "" for a database with no file */
   char *zPath;           /* the segment file, resolved against the db's dir */
   char *zName;           /* the segment file as the user wrote it */
   uint32_t dim;          /* dimension= argument, 0 if not given */
@@ -304,6 +307,162 @@ static int resolve_path(sqlite3 *db, const char *zDb, const cvec_args *a,
 }
 
 /* ------------------------------------------------------------------------ */
+/* The shadow table and crash settlement                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+** Vectors and the database's rows commit together (SPEC §4) through one
+** number per table, kept in the shadow table "<table>_cvec"(txn), a single
+** row.  The first INSERT of a transaction takes the segment's write lock,
+** reads the number T, and sets it to T+1 inside the same database
+** transaction; the segment's intent note records T+1 (segment_intent.h).
+** After a crash, the note and the row answer the one question the segment
+** cannot: did the database commit transaction T+1?  If the row says >= T+1
+** it did, and the synced records are rolled forward; otherwise they go.
+**
+** The owner text in a note names the database file and table, so that only
+** they settle it: another database sharing the segment gets an error until
+** then (it reads by count meanwhile).  A database without a file (in-memory,
+** temporary) cannot be asked after a crash: its notes have an empty owner,
+** and a transaction whose rows were synced (xSync returned, so SQLite was
+** committing) is rolled forward.
+*/
+static int shadow_exec(cvec_vtab *p, char *zSql){
+  if( zSql==0 ) return SQLITE_NOMEM;
+  char *zErr = 0;
+  int rc = sqlite3_exec(p->db, zSql, 0, 0, &zErr);
+  sqlite3_free(zSql);
+  if( rc ){
+    set_error(p, CVEC_PREFIX "%s_cvec: %s", p->zTable,
+              zErr ? zErr : sqlite3_errstr(rc));
+  }
+  sqlite3_free(zErr);
+  return rc;
+}
+
+static int shadow_create(cvec_vtab *p){
+  return shadow_exec(p, sqlite3_mprintf(
+      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_cvec\"(txn INTEGER NOT NULL);"
+      "INSERT INTO \"%w\".\"%w_cvec\"(txn) SELECT 0 WHERE NOT EXISTS"
+      " (SELECT 1 FROM \"%w\".\"%w_cvec\")",
+      p->zDb, p->zTable, p->zDb, p->zTable, p->zDb, p->zTable));
+}
+
+/* The table's transaction number, into *pTxn. */
+static int shadow_read(cvec_vtab *p, sqlite3_int64 *pTxn){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT max(txn) FROM \"%w\".\"%w_cvec\"",
+                               p->zDb, p->zTable);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc ){
+    set_error(p, CVEC_PREFIX "%s: cannot read its shadow table %s_cvec (%s); "
+              "it holds the number that commits vectors with the database",
+              p->zTable, p->zTable, sqlite3_errmsg(p->db));
+    sqlite3_finalize(pStmt);
+    return rc;
+  }
+  *pTxn = 0;
+  rc = sqlite3_step(pStmt);
+  if( rc==SQLITE_ROW ){
+    *pTxn = sqlite3_column_int64(pStmt, 0);
+    rc = SQLITE_OK;
+  }else if( rc!=SQLITE_DONE ){
+    set_error(p, CVEC_PREFIX "%s_cvec: %s", p->zTable, sqlite3_errmsg(p->db));
+  }else{
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+/* "table T in FILE" for a database with a file, else "". */
+static int make_owner(cvec_vtab *p){
+  const char *zFile = sqlite3_db_filename(p->db, p->zDb);
+  sqlite3_free(p->zOwner);
+  p->zOwner = (zFile && zFile[0]) ? sqlite3_mprintf("table %s in %s", p->zTable, zFile)
+                                  : sqlite3_mprintf("");
+  return p->zOwner ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/*
+** The write lock is held and begin_write found a tail a crashed transaction
+** left (t).  Settle it if this table wrote it: forward if the database
+** committed it, else (only when mayCut: a writer, whose database snapshot is
+** the latest, as SQLite's write lock on the database makes it) cut it.
+** A reader never cuts: its snapshot may predate the commit.
+*/
+static int settle_tail(cvec_vtab *p, const cvec_tail_info *t, int mayCut){
+  int forward;
+  sqlite3_int64 txn = 0;
+  if( t->zOwner[0]==0 ){
+    forward = t->newCount>0;
+  }else if( strcmp(t->zOwner, p->zOwner)!=0 ){
+    if( !mayCut ) return SQLITE_OK;
+    set_error(p, CVEC_PREFIX "%s: transaction %llu of %s did not finish (a "
+              "crash?); open that table to settle it, or run cvec_repair",
+              p->zName, (unsigned long long)t->txn, t->zOwner);
+    return SQLITE_BUSY;
+  }else{
+    int rc = shadow_read(p, &txn);
+    if( rc ) return rc;
+    forward = t->newCount>0 && txn>=0 && (sqlite3_uint64)txn>=t->txn;
+  }
+  if( !forward && !mayCut ) return SQLITE_OK;
+  int crc = cvec_seg_settle(p->seg, forward);
+  if( crc ) return seg_error(p, crc);
+  sqlite3_log(SQLITE_NOTICE, CVEC_PREFIX "%s: transaction %llu of %s did not "
+              "finish; %s", p->zName, (unsigned long long)t->txn,
+              t->zOwner[0] ? t->zOwner : "a database without a file",
+              forward ? "the database committed it: rolled forward"
+                      : "rolled back");
+  return SQLITE_OK;
+}
+
+/*
+** At the first INSERT of a transaction (no pending rows), under the write
+** lock: settle what a crash left, then number the transaction and bump the
+** shadow row in the database transaction.
+*/
+static int prepare_write(cvec_vtab *p){
+  cvec_tail_info t;
+  cvec_seg_tail(p->seg, &t);
+  if( t.kind==CVEC_TAIL_INTENT ){
+    int rc = settle_tail(p, &t, 1);
+    if( rc ) return rc;
+  }else if( t.kind==CVEC_TAIL_FOREIGN ){
+    return seg_error(p, cvec_seg_settle(p->seg, 0));
+  }
+  if( p->zOwner[0]==0 ) return SQLITE_OK;
+  sqlite3_int64 txn;
+  int rc = shadow_read(p, &txn);
+  if( rc ) return rc;
+  if( txn<0 || txn>=LLONG_MAX ) txn = 0;
+  cvec_seg_set_txn(p->seg, (sqlite3_uint64)txn+1);
+  return shadow_exec(p, sqlite3_mprintf("UPDATE \"%w\".\"%w_cvec\" SET txn = %lld",
+                                        p->zDb, p->zTable, txn+1));
+}
+
+/*
+** A statement starts and the last refresh saw bytes past the count: if no
+** writer holds the segment, a transaction of this table may have crashed
+** after its database committed.  Roll it forward now, so that readers see
+** what the database says was committed (never cut here: see settle_tail).
+*/
+static void settle_on_read(cvec_vtab *p){
+  if( p->readonly || p->zOwner==0 || cvec_seg_in_write(p->seg)
+   || !cvec_seg_has_tail(p->seg) ) return;
+  if( cvec_seg_begin_write(p->seg) ) return;   /* a writer is at work */
+  cvec_tail_info t;
+  cvec_seg_tail(p->seg, &t);
+  if( t.kind==CVEC_TAIL_INTENT ) (void)settle_tail(p, &t, 0);
+  (void)cvec_seg_rollback(p->seg);             /* releases the lock */
+  sqlite3_free(p->base.zErrMsg);
+  p->base.zErrMsg = 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Create, connect, disconnect                                               */
 /* ------------------------------------------------------------------------ */
 
@@ -331,6 +490,11 @@ static int open_segment(cvec_vtab *p, int flags, char **pzErr){
     return cvec_sqlite_code(rc);
   }
   cvec_seg_set_sync(p->seg, p->syncMode);
+  if( cvec_seg_set_owner(p->seg, p->zOwner) ){
+    cvec_seg_close(p->seg);
+    p->seg = 0;
+    return SQLITE_NOMEM;
+  }
   return SQLITE_OK;
 }
 
@@ -376,6 +540,8 @@ static int vtab_disconnect(sqlite3_vtab *pVtab){
     }
   }
   cvec_seg_close(p->seg);
+  sqlite3_free(p->zDb);
+  sqlite3_free(p->zOwner);
   sqlite3_free(p->zTable);
   sqlite3_free(p->zPath);
   sqlite3_free(p->zName);
@@ -403,7 +569,10 @@ static int vtab_init(sqlite3 *db, void *pAux, int argc, const char *const*argv,
   p->syncMode = a.syncMode;
   p->readonly = a.readonly || sqlite3_db_readonly(db, argv[1])==1;
   p->zTable = sqlite3_mprintf("%s", argv[2]);
-  if( p->zTable==0 ){ rc = SQLITE_NOMEM; goto fail; }
+  p->zDb = sqlite3_mprintf("%s", argv[1]);
+  if( p->zTable==0 || p->zDb==0 ){ rc = SQLITE_NOMEM; goto fail; }
+  rc = make_owner(p);
+  if( rc ) goto fail;
   rc = resolve_path(db, argv[1], &a, &p->zName, &p->zPath);
   if( rc ) goto fail;
 
@@ -426,6 +595,14 @@ static int vtab_init(sqlite3 *db, void *pAux, int argc, const char *const*argv,
     }
     rc = open_segment(p, CVEC_OPEN_CREATE, pzErr);
     if( rc ) goto fail;
+    if( !p->readonly ){
+      rc = shadow_create(p);
+      if( rc ){
+        *pzErr = p->base.zErrMsg;
+        p->base.zErrMsg = 0;
+        goto fail;
+      }
+    }
   }else{
     char *zIgnored = 0;
     (void)open_segment(p, 0, &zIgnored);
@@ -460,16 +637,36 @@ static int vtab_connect(sqlite3 *db, void *pAux, int argc,
 /* DROP TABLE leaves the segment file in place: it is data that other tools
 ** may share (SPEC §3). */
 static int vtab_destroy(sqlite3_vtab *pVtab){
+  cvec_vtab *p = (cvec_vtab*)pVtab;
+  int rc = shadow_exec(p, sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\".\"%w_cvec\"",
+                                          p->zDb, p->zTable));
+  if( rc ) return rc;
   return vtab_disconnect(pVtab);
+}
+
+/* "<table>_cvec" is this module's shadow table (read-only to SQL in
+** defensive mode; SQLite 3.26+). */
+static int vtab_shadow_name(const char *zSuffix){
+  return sqlite3_stricmp(zSuffix, "cvec")==0;
 }
 
 static int vtab_rename(sqlite3_vtab *pVtab, const char *zNew){
   cvec_vtab *p = (cvec_vtab*)pVtab;
   char *z = sqlite3_mprintf("%s", zNew);
   if( z==0 ) return SQLITE_NOMEM;
+  if( !p->readonly ){
+    int rc = shadow_exec(p, sqlite3_mprintf(
+        "ALTER TABLE \"%w\".\"%w_cvec\" RENAME TO \"%w_cvec\"",
+        p->zDb, p->zTable, zNew));
+    if( rc ){ sqlite3_free(z); return rc; }
+  }
   sqlite3_free(p->zTable);
   p->zTable = z;
-  return SQLITE_OK;
+  /* notes written from now on name the new table (a crash left under the
+  ** old name is settled by cvec_repair) */
+  int rc = make_owner(p);
+  if( rc==SQLITE_OK && p->seg && cvec_seg_set_owner(p->seg, p->zOwner) ) rc = SQLITE_NOMEM;
+  return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -588,6 +785,7 @@ static int cursor_open(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
   if( rc ) return rc;
   rc = cvec_seg_refresh(p->seg);
   if( rc ) return seg_error(p, rc);
+  if( p->nCursor==0 ) settle_on_read(p);
   cvec_cursor *c = sqlite3_malloc(sizeof(*c));
   if( c==0 ) return SQLITE_NOMEM;
   memset(c, 0, sizeof(*c));
@@ -911,6 +1109,7 @@ static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   }
 
   rc = begin_write_waiting(p);
+  if( rc==SQLITE_OK && cvec_seg_pending(p->seg)==0 ) rc = prepare_write(p);
   if( rc==SQLITE_OK && n!=cvec_seg_dimension(p->seg) ){
     /* the file was replaced by one of another dimension (and reopened) */
     set_error(p, CVEC_PREFIX "vector for id %u has %u floats; table expects %u",
@@ -1045,7 +1244,7 @@ static int vtab_rollback_to(sqlite3_vtab *pVtab, int i){
 /* ------------------------------------------------------------------------ */
 
 static const sqlite3_module cvecModule = {
-  /* iVersion    */ 2,
+  /* iVersion    */ 3,
   /* xCreate     */ vtab_create,
   /* xConnect    */ vtab_connect,
   /* xBestIndex  */ vtab_best_index,
@@ -1068,7 +1267,7 @@ static const sqlite3_module cvecModule = {
   /* xSavepoint  */ vtab_savepoint,
   /* xRelease    */ vtab_release,
   /* xRollbackTo */ vtab_rollback_to,
-  /* xShadowName */ 0,
+  /* xShadowName */ vtab_shadow_name,
 #if SQLITE_VERSION_NUMBER >= 3044000
   /* xIntegrity  */ 0,
 #endif

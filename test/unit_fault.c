@@ -68,8 +68,32 @@ static int is_vec(int fd){
   return inoVec && fstat(fd, &st)==0 && st.st_ino==inoVec;
 }
 
+/* The same for f.vec.intent: its content at its last sync (every unsynced
+** note is lost by the power loss, the "done" marks among them). */
+static char *aNoteSynced = 0;
+static size_t nNoteSynced = 0;
+static int hasNoteSynced = 0;
+static ino_t inoNote = 0;
+
+static void snapshot_note(int fd){
+  struct stat st;
+  if( fstat(fd, &st) ) return;
+  if( inoNote==0 ){
+    /* created during the run (f.vec.intent did not exist) */
+    struct stat sn;
+    if( stat("f.vec.intent", &sn) || sn.st_ino!=st.st_ino ) return;
+    inoNote = st.st_ino;
+  }
+  if( st.st_ino!=inoNote ) return;
+  free(aNoteSynced);
+  nNoteSynced = (size_t)st.st_size;
+  aNoteSynced = malloc(nNoteSynced + 1);
+  hasNoteSynced = aNoteSynced && pread(fd, aNoteSynced, nNoteSynced, 0)==(ssize_t)nNoteSynced;
+}
+
 static void snapshot_if_vec(int fd){
   struct stat st;
+  if( inoVec ) snapshot_note(fd);
   if( fstat(fd, &st) || st.st_ino!=inoVec ) return;
   memset(hdrDirty, 0, sizeof(hdrDirty));
   free(aSynced);
@@ -123,6 +147,17 @@ static int t_rename(const char *a, const char *b){
 static const cvec_io_methods testIo = {
   t_pread, t_pwrite, t_sync, t_ftruncate, t_msync, t_rename
 };
+/* A process that stopped: nothing it would still do reaches the files. */
+static ssize_t t_dead_pwrite(int fd, const void *b, size_t n, off_t o){
+  (void)fd; (void)b; (void)n; (void)o; errno = EIO; return -1;
+}
+static int t_dead_fd(int fd){ (void)fd; errno = EIO; return -1; }
+static int t_dead_truncate(int fd, off_t n){ (void)fd; (void)n; errno = EIO; return -1; }
+static int t_dead_msync(void *a, size_t n){ (void)a; (void)n; errno = EIO; return -1; }
+static int t_dead_rename(const char *a, const char *b){ (void)a; (void)b; errno = EIO; return -1; }
+static const cvec_io_methods deadIo = {
+  t_pread, t_dead_pwrite, t_dead_fd, t_dead_truncate, t_dead_msync, t_dead_rename
+};
 
 /* ---- the data ---------------------------------------------------------- */
 
@@ -146,6 +181,14 @@ static int copy_file(const char *zFrom, const char *zTo){
 static uint32_t firstId = 1001;   /* ids of the transaction under test */
 
 /*
+** The database beside the segment, as SQLite drives it: it commits right
+** after xSync returns (dbCommitted), before xCommit.  stopAfterSync: the
+** process dies there, before the database commits.
+*/
+static int dbCommitted = 0;
+static int stopAfterSync = 0;
+
+/*
 ** The transaction under test: begin, NADD appends (ids firstId..), sync,
 ** commit.  Returns the first error code met (0 if none); always leaves the
 ** handle closed.
@@ -154,6 +197,7 @@ static int run_txn(const char *zPath){
   char zErr[CVEC_ERRMSG_MAX];
   static float v[DIM];
   cvec_seg *p = 0;
+  dbCommitted = 0;
   int rc = cvec_seg_open(zPath, "f.vec", DIM, 0, &p, zErr);
   if( rc ) return rc;
   rc = cvec_seg_begin_write(p);
@@ -162,13 +206,55 @@ static int run_txn(const char *zPath){
     rc = cvec_seg_append(p, firstId+i, v);
   }
   if( rc==CVEC_OK ) rc = cvec_seg_sync(p);
-  if( rc==CVEC_OK ){
+  if( rc==CVEC_OK && stopAfterSync ){
+    cvec_io = deadIo;                  /* dead: close writes nothing */
+    cvec_seg_close(p);
+    return CVEC_IOERR;
+  }
+  if( rc==CVEC_OK && nFailed==0 ){
+    dbCommitted = 1;        /* (a crash inside sync fails its sync) */
     rc = cvec_seg_commit(p);
+  }else if( rc==CVEC_OK ){
+    dbCommitted = eFail!=F_CRASH;
+    rc = dbCommitted ? cvec_seg_commit(p) : CVEC_IOERR;
   }else{
     (void)cvec_seg_rollback(p);
   }
   cvec_seg_close(p);
   return rc;
+}
+
+/*
+** The next start: a writer takes the lock and settles what the transaction
+** left, asking "the database" (dbCommitted) as the virtual table does.  A
+** tail that no note explains would be a failure of the protocol.
+** Returns 0, or -1 with a reason.
+*/
+static int settle(const char *zPath, int committed, char *zWhy){
+  char zErr[CVEC_ERRMSG_MAX];
+  cvec_seg *p = 0;
+  if( cvec_seg_open(zPath, "f.vec", DIM, 0, &p, zErr) ){
+    snprintf(zWhy, 200, "does not open: %.150s", zErr);
+    return -1;
+  }
+  int rc = cvec_seg_begin_write(p);
+  cvec_tail_info t;
+  if( rc==CVEC_OK ){
+    cvec_seg_tail(p, &t);
+    if( t.kind==CVEC_TAIL_FOREIGN ){
+      snprintf(zWhy, 200, "a tail of %llu bytes that no note explains",
+               (unsigned long long)t.nBytes);
+      rc = -1;
+    }else if( t.kind==CVEC_TAIL_INTENT ){
+      rc = cvec_seg_settle(p, committed && t.newCount>0);
+      if( rc ) snprintf(zWhy, 200, "settle: %.150s", cvec_seg_errmsg(p));
+    }
+  }else{
+    snprintf(zWhy, 200, "begin_write: %.150s", cvec_seg_errmsg(p));
+  }
+  (void)cvec_seg_rollback(p);
+  cvec_seg_close(p);
+  return rc ? -1 : 0;
 }
 
 /* The id of record i: ids 1..NBASE, then transaction A's, then B's. */
@@ -266,34 +352,38 @@ int main(void){
   for(int m=0; m<4; m++){
     for(int k=0; k<nOps; k++){
       copy_file("base.vec", "f.vec"); copy_file("base.vec.idx", "f.vec.idx");
+      unlink("f.vec.intent");
       cvec_io = testIo;
       nCall = 0; iFail = k; eFail = aMode[m].e; nFailed = 0;
       rc = run_txn("f.vec");
       cvec_io = cvec_io_default;
       zWhy[0] = 0;
-      s = state_of("f.vec", NBASE, 1, zWhy);
-      /* a failure reported means "not committed" unless the count reached
-      ** the file first (then it is committed, and the failure was its sync) */
-      int okState = s==NBASE || s==NBASE+NADD;
-      int okReport = !(rc==0 && nFailed>0 && s!=NBASE+NADD);
-      if( okState && okReport ){
+      /* the state must be the database's: after iff it committed */
+      s = settle("f.vec", dbCommitted, zWhy);
+      if( s==0 ) s = state_of("f.vec", NBASE, 1, zWhy);
+      int want = dbCommitted ? NBASE+NADD : NBASE;
+      if( s==want ){
         nPass++;
         if( s==NBASE ) nBefore++; else nAfter++;
       }else{
         nFail++;
-        printf("1.%d.%d %s at operation %d... FAILED: rc=%d, state %d%s%s\n",
-               m, k, aMode[m].z, k, rc, s, zWhy[0] ? ": " : "", zWhy);
+        printf("1.%d.%d %s at operation %d... FAILED: rc=%d, database %s, "
+               "state %d%s%s\n", m, k, aMode[m].z, k, rc,
+               dbCommitted ? "committed" : "rolled back", s,
+               zWhy[0] ? ": " : "", zWhy);
       }
     }
   }
-  printf("1.x %d fault points x 4 kinds: %d left the state before, %d after\n",
-         nOps, nBefore, nAfter);
+  printf("1.x %d fault points x 4 kinds: %d left the state before, %d after "
+         "(each the database's)\n", nOps, nBefore, nAfter);
+
   /* Part 2: power loss during transaction B, after A committed. */
-  copy_file("base.vec", "a.vec"); copy_file("base.vec.idx", "a.vec.idx");
+  copy_file("base.vec", "f.vec"); copy_file("base.vec.idx", "f.vec.idx");
+  unlink("f.vec.intent");
   firstId = 1001;
-  rename("a.vec", "f.vec"); rename("a.vec.idx", "f.vec.idx");
   rc = run_txn("f.vec");                  /* A, committed and synced */
   copy_file("f.vec", "afterA.vec"); copy_file("f.vec.idx", "afterA.vec.idx");
+  copy_file("f.vec.intent", "afterA.vec.intent");
   firstId = 2001;
   cvec_io = testIo;
   nCall = 0; iFail = -1; eFail = F_NONE;
@@ -307,11 +397,18 @@ int main(void){
   }
   int nA = 0, nAB = 0;
   struct stat st;
-  for(int k=0; k<=nOpsB; k++){
+  /* k = nOpsB+1: B's rows synced, the process dies before the database
+  ** commits (between xSync and the database's commit) */
+  for(int k=0; k<=nOpsB+1; k++){
     copy_file("afterA.vec", "f.vec"); copy_file("afterA.vec.idx", "f.vec.idx");
+    copy_file("afterA.vec.intent", "f.vec.intent");
     stat("f.vec", &st);
     inoVec = st.st_ino;
-    /* what survives a power loss at the start: A, synced by its commit */
+    stat("f.vec.intent", &st);
+    inoNote = st.st_ino;
+    /* what survives a power loss at the start: A, synced by its commit,
+    ** and A's note as it was synced (open, new count: its "done" is not
+    ** synced, so the worst case loses it) */
     free(aSynced); aSynced = 0; nSynced = 0;
     FILE *f = fopen("f.vec", "rb");
     if( f ){
@@ -320,36 +417,46 @@ int main(void){
       if( aSynced==0 || fread(aSynced, 1, nSynced, f)!=nSynced ) nSynced = 0;
       fclose(f);
     }
+    hasNoteSynced = 0;
     memset(hdrDirty, 0, sizeof(hdrDirty));
     cvec_io = testIo;
-    nCall = 0; iFail = k; eFail = F_CRASH;
+    stopAfterSync = k==nOpsB+1;
+    nCall = 0; iFail = stopAfterSync ? -1 : k; eFail = F_CRASH; nFailed = 0;
     rcB = run_txn("f.vec");
+    stopAfterSync = 0;
     cvec_io = cvec_io_default;
-    inoVec = 0;
+    inoVec = 0; inoNote = 0;
     /* the power goes: unsynced writes are lost but for the header's, the
-    ** index is rebuilt */
+    ** index is rebuilt, the note is as last synced */
     for(int i=0; i<16 && (size_t)i<nSynced; i++){
       if( hdrDirty[i] ) aSynced[i] = (char)aHdr[i];
     }
     write_file("f.vec", aSynced, nSynced);
     unlink("f.vec.idx");
+    if( hasNoteSynced ) write_file("f.vec.intent", aNoteSynced, nNoteSynced);
     zWhy[0] = 0;
-    s = state_of("f.vec", NBASE+NADD, 0, zWhy);
-    /* B reported committed (rc 0) must have survived */
-    if( s>0 && !(rcB==0 && s!=NBASE+2*NADD) ){
+    s = settle("f.vec", dbCommitted, zWhy);
+    if( s==0 ) s = state_of("f.vec", NBASE+NADD, 1, zWhy);
+    /* B's rows are there exactly when its database committed */
+    int want = dbCommitted ? NBASE+2*NADD : NBASE+NADD;
+    if( s==want ){
       nPass++;
       if( s==NBASE+NADD ) nA++; else nAB++;
     }else{
       nFail++;
-      printf("2.1.%d power loss at operation %d of B... FAILED: rc=%d, state %d%s%s\n",
-             k, k, rcB, s, zWhy[0] ? ": " : "", zWhy);
+      printf("2.1.%d power loss at %s of B... FAILED: rc=%d, database %s, "
+             "state %d%s%s\n", k, stopAfterSync ? "the database commit" :
+             "an operation", rcB, dbCommitted ? "committed" : "rolled back",
+             s, zWhy[0] ? ": " : "", zWhy);
     }
   }
-  printf("2.x %d crash points: %d left A's state, %d A's and B's\n",
-         nOpsB+1, nA, nAB);
+  printf("2.x %d crash points: %d left A's state, %d A's and B's (each the "
+         "database's)\n", nOpsB+2, nA, nAB);
   free(aSynced);
-  unlink("afterA.vec"); unlink("afterA.vec.idx");
-  unlink("f.vec"); unlink("f.vec.idx"); unlink("base.vec"); unlink("base.vec.idx");
+  free(aNoteSynced);
+  unlink("afterA.vec"); unlink("afterA.vec.idx"); unlink("afterA.vec.intent");
+  unlink("f.vec"); unlink("f.vec.idx"); unlink("f.vec.intent");
+  unlink("base.vec"); unlink("base.vec.idx"); unlink("base.vec.intent");
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail>0;
 }

@@ -1,0 +1,67 @@
+/*
+** segment_intent.c — encoding, reading and writing the intent note of a
+** segment (format and invariants in segment_intent.h).  How the write path
+** uses it is in segment_write.c.
+*/
+#include "segment_int.h"
+#include "segment_intent.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define INTENT_HDR 64
+
+static uint32_t intent_crc(const unsigned char *h, const char *zOwner, size_t n){
+  /* CRC over bytes 0..39 followed by the owner text */
+  unsigned char a[40 + CVEC_OWNER_MAX];
+  memcpy(a, h, 40);
+  memcpy(a+40, zOwner, n);
+  return cvec_crc32(a, 40+n);
+}
+
+int cvec_intent_read(int fd, cvec_intent *pI){
+  unsigned char a[INTENT_HDR + CVEC_OWNER_MAX];
+  memset(pI, 0, sizeof(*pI));
+  ssize_t n;
+  do{
+    n = cvec_io.xPread(fd, a, sizeof(a), 0);
+  }while( n<0 && errno==EINTR );
+  if( n<0 ) return -1;
+  if( n<INTENT_HDR || memcmp(a, "CVIN", 4)!=0 || cvec_get_u32le(a+4)!=1 ) return 1;
+  uint32_t nOwner = cvec_get_u32le(a+20);
+  if( nOwner>CVEC_OWNER_MAX || (size_t)n < INTENT_HDR+(size_t)nOwner ) return 1;
+  if( cvec_get_u32le(a+40)!=intent_crc(a, (const char*)a+INTENT_HDR, nOwner) ){
+    return 1;
+  }
+  pI->state = cvec_get_u32le(a+8);
+  pI->oldCount = cvec_get_u32le(a+12);
+  pI->newCount = cvec_get_u32le(a+16);
+  pI->nOwner = nOwner;
+  pI->txn = (uint64_t)cvec_get_u32le(a+24) | (uint64_t)cvec_get_u32le(a+28)<<32;
+  pI->ino = (uint64_t)cvec_get_u32le(a+32) | (uint64_t)cvec_get_u32le(a+36)<<32;
+  memcpy(pI->zOwner, a+INTENT_HDR, nOwner);
+  pI->zOwner[nOwner] = 0;
+  if( pI->state!=CVEC_INTENT_OPEN && pI->state!=CVEC_INTENT_DONE ) return 1;
+  return 0;
+}
+
+int cvec_intent_write(int fd, const cvec_intent *pI, int doSync){
+  unsigned char a[INTENT_HDR + CVEC_OWNER_MAX];
+  uint32_t nOwner = pI->nOwner > CVEC_OWNER_MAX ? CVEC_OWNER_MAX : pI->nOwner;
+  memset(a, 0, INTENT_HDR);
+  memcpy(a, "CVIN", 4);
+  cvec_put_u32le(a+4, 1);
+  cvec_put_u32le(a+8, pI->state);
+  cvec_put_u32le(a+12, pI->oldCount);
+  cvec_put_u32le(a+16, pI->newCount);
+  cvec_put_u32le(a+20, nOwner);
+  cvec_put_u32le(a+24, (uint32_t)pI->txn);
+  cvec_put_u32le(a+28, (uint32_t)(pI->txn>>32));
+  cvec_put_u32le(a+32, (uint32_t)pI->ino);
+  cvec_put_u32le(a+36, (uint32_t)(pI->ino>>32));
+  memcpy(a+INTENT_HDR, pI->zOwner, nOwner);
+  cvec_put_u32le(a+40, intent_crc(a, pI->zOwner, nOwner));
+  if( cvec_pwrite_all(fd, a, INTENT_HDR+nOwner, 0) ) return -1;
+  if( doSync && cvec_fdatasync(fd) ) return -1;
+  return 0;
+}

@@ -1,0 +1,77 @@
+/*
+** segment_intent.h — the intent file "<segment>.intent": a durable note, made
+** before a transaction writes its first byte past the committed records, of
+** who is writing (the owner: a database file and table), the transaction's
+** number, the committed count it started from and, once its rows are synced,
+** the count it will commit.
+**
+** The note is what lets a crash be settled later (SPEC §4).  SQLite commits
+** the database between the segment's xSync and xCommit; a crash in between
+** leaves a database that holds the transaction's rows and a segment whose
+** count does not.  The note says which records past the count belong to that
+** transaction, and the owner's database says (through the transaction number
+** in its shadow table) whether it committed: roll forward, or cut the tail.
+** Bytes past the count that no open note explains were left by someone else,
+** and cvec refuses to write over them until an explicit repair.
+**
+** FILE FORMAT (little-endian; one record at offset 0, written with one pwrite)
+**
+**   OFFSET  SIZE  DESCRIPTION
+**      0      4   magic: the bytes 'C' 'V' 'I' 'N'
+**      4      4   version: 1
+**      8      4   state: 1 open (the transaction may have bytes past the
+**                 count), 2 done (committed or rolled back: nothing past it)
+**     12      4   old count: the committed count the transaction started from
+**     16      4   new count: the count it commits; 0 while not yet known
+**                 (its rows are not all written and synced)
+**     20      4   length L of the owner text
+**     24      8   transaction number (the owner's shadow-table counter)
+**     32      8   inode number of the segment the note is about
+**     40      4   CRC-32 of bytes 0..39 and of the owner text
+**     44     20   zero
+**     64      L   owner text (not NUL-terminated; empty: a database with no
+**                 file, whose crash leaves nothing to ask)
+**
+** Invariants:
+**   - an open note with old count C is synced (sync=full) before any byte
+**     goes past record C, and its new count N is synced before the records
+**     [C, N) are (so before xSync returns and the database commits);
+**   - "done" is written after the count is (commit) or the tail is cut
+**     (rollback), so a stale "open" note never outlives its tail unnoticed:
+**     a note whose old count is not the file's count explains nothing.
+**   A note with a bad checksum, or about another inode, explains nothing.
+*/
+#ifndef CVEC_SEGMENT_INTENT_H
+#define CVEC_SEGMENT_INTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CVEC_INTENT_OPEN  1u
+#define CVEC_INTENT_DONE  2u
+
+/* Longest owner text kept (a database path and a table name). */
+#define CVEC_OWNER_MAX 4200
+
+typedef struct cvec_intent {
+  uint32_t state;         /* CVEC_INTENT_OPEN or CVEC_INTENT_DONE */
+  uint32_t oldCount;
+  uint32_t newCount;      /* 0: not known yet */
+  uint64_t txn;
+  uint64_t ino;
+  uint32_t nOwner;
+  char zOwner[CVEC_OWNER_MAX+1];  /* NUL-terminated copy */
+} cvec_intent;
+
+/*
+** Read the note of fd into *pI.  Returns 0 if there is a valid one, 1 if the
+** file is empty or holds no valid note (torn, foreign, damaged), -1 on an
+** I/O error (errno set).
+*/
+int cvec_intent_read(int fd, cvec_intent *pI);
+
+/* Write *pI as the note of fd in one pwrite, then fdatasync it if doSync.
+** 0 on success, -1 with errno set. */
+int cvec_intent_write(int fd, const cvec_intent *pI, int doSync);
+
+#endif /* CVEC_SEGMENT_INTENT_H */
