@@ -12,7 +12,8 @@
 ** between a lookup by id and a scan, and maps SQLite's transaction calls onto
 ** the core's commit protocol:
 **
-**   first INSERT     cvec_seg_begin_write (lock, re-read the count)
+**   first INSERT     cvec_seg_begin_write (lock, re-read the count), settle
+**                    what a crash left, bump the shadow row (prepare_write)
 **   INSERT           cvec_seg_append
 **   xSync            cvec_seg_sync        (rows durable; may run twice)
 **   xCommit          cvec_seg_commit      (count written; lock released)

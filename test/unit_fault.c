@@ -3,23 +3,30 @@
 ** (cvec_io, as SQLite tests its VFS).
 **
 ** A transaction appends rows to a segment that already holds some (enough
-** rows to spill into the file's tail while appending), syncs and commits.
-** A clean run counts the file operations it makes.  Then, for every one of
-** them and for each kind of failure — ENOSPC, EIO, a short write followed by
-** ENOSPC, a failed sync — the same transaction runs again on a fresh copy of
-** the file with that one operation failing.  Whatever the core answered, the
-** segment must then open and hold exactly the state before the transaction
-** or exactly the state after it: the right count, every row's id and
-** vector, every id found through the index, nothing between, and no bytes
-** past the committed records.
+** rows to spill into the file's tail while appending), syncs and commits;
+** a model of SQLite's database commits right after the sync succeeds
+** (dbCommitted), as SQLite does between xSync and xCommit.  A clean run
+** counts the file operations it makes.  Then, for every one of them and for
+** each kind of failure — ENOSPC, EIO, a short write followed by ENOSPC, a
+** failed sync — the same transaction runs again on a fresh copy of the file
+** with that one operation failing.  The next writer then settles what is
+** left, asking the model database as the virtual table asks the real one
+** (cvec_seg_settle forward if it committed), and the segment must hold
+** exactly the database's state: after the transaction if it committed,
+** before if not — the right count, every row's id and vector, every id found
+** through the index, and no bytes past the committed records.  A tail that
+** no intent note explains is a failure.
 **
 ** Part 2 simulates a power loss: transaction A commits (with sync=full, so
 ** it is reported durable), then transaction B dies at each of its file
 ** operations in turn (that one and every later one fail, as if the process
-** stopped there), and every write not synced by then is lost: the .vec goes
-** back to its content at its last successful sync, and the .idx (written
+** stopped there), or after its sync but before the database commits, and
+** every write not synced by then is lost: the .vec goes back to its content
+** at its last successful sync (but for header writes, the worst order a disk
+** may choose), the .intent to its last synced note, and the .idx (written
 ** unsynced, and after a real power loss rebuilt because the boot id
-** changed) is removed.  A's rows must all be there; B's all or none.
+** changed) is removed.  After settling, A's rows must all be there, and B's
+** exactly when the database committed it.
 ** Prints "N passed, M failed".
 */
 #define _GNU_SOURCE 1
