@@ -90,6 +90,7 @@ struct cvec_seg {
   uint64_t ino;             /* the segment's inode, read at begin_write */
   int intentOpen;
   uint32_t intentNew;
+  uint32_t intentOld;       /* the old count that note records */
   int unsettled;
   int tailKind;             /* CVEC_TAIL_* found by begin_write */
   uint64_t tailBytes;       /* bytes past the count then */

@@ -170,6 +170,7 @@ static int note_open(cvec_seg *p, uint32_t newCount){
   }
   p->intentOpen = 1;
   p->intentNew = newCount;
+  p->intentOld = p->count;
   return CVEC_OK;
 }
 
@@ -192,7 +193,7 @@ static int note_done(cvec_seg *p, const cvec_intent *pFrom){
 static int note_done_own(cvec_seg *p){
   cvec_intent n;
   if( !p->intentOpen ) return CVEC_OK;
-  make_note(p, &n, CVEC_INTENT_DONE, p->count, p->intentNew, p->txn);
+  make_note(p, &n, CVEC_INTENT_DONE, p->intentOld, p->intentNew, p->txn);
   return note_done(p, &n);
 }
 

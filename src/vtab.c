@@ -441,8 +441,18 @@ static int prepare_write(cvec_vtab *p){
   if( rc ) return rc;
   if( txn<0 || txn>=LLONG_MAX ) txn = 0;
   cvec_seg_set_txn(p->seg, (sqlite3_uint64)txn+1);
-  return shadow_exec(p, sqlite3_mprintf("UPDATE \"%w\".\"%w_cvec\" SET txn = %lld",
-                                        p->zDb, p->zTable, txn+1));
+  rc = shadow_exec(p, sqlite3_mprintf("UPDATE \"%w\".\"%w_cvec\" SET txn = %lld",
+                                      p->zDb, p->zTable, txn+1));
+  if( rc==SQLITE_OK && sqlite3_changes(p->db)==0 ){
+    /* The row was deleted by hand: put it back, or the database would not
+    ** record the commit and a crash after it would be cut.  (An INSERT
+    ** moves last_insert_rowid: keep the application's.) */
+    sqlite3_int64 iLast = sqlite3_last_insert_rowid(p->db);
+    rc = shadow_exec(p, sqlite3_mprintf("INSERT INTO \"%w\".\"%w_cvec\"(txn) "
+                                        "VALUES(%lld)", p->zDb, p->zTable, txn+1));
+    sqlite3_set_last_insert_rowid(p->db, iLast);
+  }
+  return rc;
 }
 
 /*
