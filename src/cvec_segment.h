@@ -216,7 +216,8 @@ int cvec_seg_rollback(cvec_seg *p);
 **
 **   CVEC_TAIL_NONE     nothing: the segment is at rest
 **   CVEC_TAIL_INTENT   the tail of a transaction that did not finish (a crash):
-**                      its note is in *pInfo.  The caller finds out whether
+**                      its note is in *pInfo, and the bytes past the count
+**                      are the ones it wrote (record CRCs).  The caller finds out whether
 **                      the owner's database committed it and calls
 **                      cvec_seg_settle(p, forward): forward raises the count
 **                      to the note's new count (possible only if newCount is
@@ -231,9 +232,13 @@ int cvec_seg_rollback(cvec_seg *p);
 ** count.  cvec_seg_has_tail() tells a reader that the last refresh saw bytes
 ** past the count (a transaction in progress, or something to settle).
 **
-** cvec_seg_set_owner() sets the owner text written into this handle's notes
-** ("" for a database with no file); cvec_seg_set_txn() the number of the
+** cvec_seg_set_owner() sets the owner written into this handle's notes: a
+** text for messages ("" for a database with no file) and the table id that
+** settlement matches (0 for none); cvec_seg_set_txn() the number of the
 ** transaction about to write (call it after begin_write, before appending).
+** cvec_seg_peek_tail() classifies the tail as begin_write would, without the
+** lock (a reader deciding whether settling is worth taking the lock for);
+** its answer may be stale by the time the lock is taken.
 */
 #define CVEC_TAIL_NONE     0
 #define CVEC_TAIL_INTENT   1
@@ -245,11 +250,13 @@ typedef struct cvec_tail_info {
   uint32_t oldCount;     /* ... the count it started from (the count now) */
   uint32_t newCount;     /* ... the count it commits, 0 if never synced */
   const char *zOwner;    /* ... who wrote it; valid while the lock is held */
+  uint64_t tid;          /* ... the owner's table id (0: a database with no file) */
 } cvec_tail_info;
 void cvec_seg_tail(cvec_seg *p, cvec_tail_info *pInfo);
 int cvec_seg_settle(cvec_seg *p, int forward);
 int cvec_seg_has_tail(const cvec_seg *p);
-int cvec_seg_set_owner(cvec_seg *p, const char *zOwner);
+int cvec_seg_set_owner(cvec_seg *p, const char *zOwner, uint64_t tid);
+int cvec_seg_peek_tail(cvec_seg *p, cvec_tail_info *pInfo);
 void cvec_seg_set_txn(cvec_seg *p, uint64_t txn);
 
 /*

@@ -128,15 +128,15 @@ static int check_note(const char *zPath, const char *zName, const raw_info *r,
   if( ok ){
     const char *zOwner = note->zOwner[0] ? note->zOwner : "a database without a file";
     if( note->newCount ){
-      rc = report(x, ctx, "unfinished", r->count, -1, "%s: transaction %llu of "
+      rc = report(x, ctx, "unfinished", r->count, -1, "%s: a transaction of "
           "%s did not finish; its %u records past the count are rolled forward "
           "at its next write if its database committed it, else cut", zName,
-          (unsigned long long)note->txn, zOwner, note->newCount - r->count);
+          zOwner, note->newCount - r->count);
     }else{
-      rc = report(x, ctx, "unfinished", r->count, -1, "%s: transaction %llu of "
+      rc = report(x, ctx, "unfinished", r->count, -1, "%s: a transaction of "
           "%s did not finish before its rows were synced; its %lld bytes past "
           "the count are cut at its next write", zName,
-          (unsigned long long)note->txn, zOwner,
+          zOwner,
           (long long)(r->size - (off_t)CVEC_HEADER_SIZE
                       - (off_t)r->count*(off_t)r->recsize));
     }

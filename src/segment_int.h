@@ -91,6 +91,8 @@ struct cvec_seg {
   int intentOpen;
   uint32_t intentNew;
   uint32_t intentOld;       /* the old count that note records */
+  uint32_t intentCrcFirst;  /* and the CRC of record intentOld it records */
+  uint64_t tid;             /* the owner's table id (0: no file) */
   int unsettled;
   int tailKind;             /* CVEC_TAIL_* found by begin_write */
   uint64_t tailBytes;       /* bytes past the count then */

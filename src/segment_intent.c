@@ -12,11 +12,20 @@
 #define INTENT_HDR 64
 
 static uint32_t intent_crc(const unsigned char *h, const char *zOwner, size_t n){
-  /* CRC over bytes 0..39 followed by the owner text */
-  unsigned char a[40 + CVEC_OWNER_MAX];
+  /* CRC over bytes 0..39 and 44..63, then the owner text */
+  unsigned char a[60 + CVEC_OWNER_MAX];
   memcpy(a, h, 40);
-  memcpy(a+40, zOwner, n);
-  return cvec_crc32(a, 40+n);
+  memcpy(a+40, h+44, 20);
+  memcpy(a+60, zOwner, n);
+  return cvec_crc32(a, 60+n);
+}
+
+static uint64_t get_u64le(const unsigned char *b){
+  return (uint64_t)cvec_get_u32le(b) | (uint64_t)cvec_get_u32le(b+4)<<32;
+}
+static void put_u64le(unsigned char *b, uint64_t v){
+  cvec_put_u32le(b, (uint32_t)v);
+  cvec_put_u32le(b+4, (uint32_t)(v>>32));
 }
 
 int cvec_intent_read(int fd, cvec_intent *pI){
@@ -37,8 +46,11 @@ int cvec_intent_read(int fd, cvec_intent *pI){
   pI->oldCount = cvec_get_u32le(a+12);
   pI->newCount = cvec_get_u32le(a+16);
   pI->nOwner = nOwner;
-  pI->txn = (uint64_t)cvec_get_u32le(a+24) | (uint64_t)cvec_get_u32le(a+28)<<32;
-  pI->ino = (uint64_t)cvec_get_u32le(a+32) | (uint64_t)cvec_get_u32le(a+36)<<32;
+  pI->txn = get_u64le(a+24);
+  pI->ino = get_u64le(a+32);
+  pI->crcFirst = cvec_get_u32le(a+44);
+  pI->crcLast = cvec_get_u32le(a+48);
+  pI->tid = get_u64le(a+52);
   memcpy(pI->zOwner, a+INTENT_HDR, nOwner);
   pI->zOwner[nOwner] = 0;
   if( pI->state!=CVEC_INTENT_OPEN && pI->state!=CVEC_INTENT_DONE ) return 1;
@@ -55,10 +67,11 @@ int cvec_intent_write(int fd, const cvec_intent *pI, int doSync){
   cvec_put_u32le(a+12, pI->oldCount);
   cvec_put_u32le(a+16, pI->newCount);
   cvec_put_u32le(a+20, nOwner);
-  cvec_put_u32le(a+24, (uint32_t)pI->txn);
-  cvec_put_u32le(a+28, (uint32_t)(pI->txn>>32));
-  cvec_put_u32le(a+32, (uint32_t)pI->ino);
-  cvec_put_u32le(a+36, (uint32_t)(pI->ino>>32));
+  put_u64le(a+24, pI->txn);
+  put_u64le(a+32, pI->ino);
+  cvec_put_u32le(a+44, pI->crcFirst);
+  cvec_put_u32le(a+48, pI->crcLast);
+  put_u64le(a+52, pI->tid);
   memcpy(a+INTENT_HDR, pI->zOwner, nOwner);
   cvec_put_u32le(a+40, intent_crc(a, pI->zOwner, nOwner));
   if( cvec_pwrite_all(fd, a, INTENT_HDR+nOwner, 0) ) return -1;

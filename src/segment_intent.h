@@ -21,25 +21,33 @@
 **      4      4   version: 1
 **      8      4   state: 1 open (the transaction may have bytes past the
 **                 count), 2 done (committed or rolled back: nothing past it)
-**     12      4   old count: the committed count the transaction started from
-**     16      4   new count: the count it commits; 0 while not yet known
+**     12      4   old count C: the committed count the transaction started from
+**     16      4   new count N: the count it commits; 0 while not yet known
 **                 (its rows are not all written and synced)
 **     20      4   length L of the owner text
-**     24      8   transaction number (the owner's shadow-table counter)
+**     24      8   transaction number: a random value, the one the owner's
+**                 shadow row holds if (and only if) the transaction committed
 **     32      8   inode number of the segment the note is about
-**     40      4   CRC-32 of bytes 0..39 and of the owner text
-**     44     20   zero
-**     64      L   owner text (not NUL-terminated; empty: a database with no
-**                 file, whose crash leaves nothing to ask)
+**     40      4   CRC-32 of bytes 0..39, bytes 44..63 and the owner text
+**     44      4   CRC-32 of record C as the transaction wrote it
+**     48      4   CRC-32 of record N-1 (0 while N is 0)
+**     52      8   table id: a random value kept in the owner's shadow row,
+**                 0 for a database with no file
+**     60      4   zero
+**     64      L   owner text, for messages: "table T in FILE" (not
+**                 NUL-terminated; empty for a database with no file)
 **
 ** Invariants:
 **   - an open note with old count C is synced (sync=full) before any byte
-**     goes past record C, and its new count N is synced before the records
-**     [C, N) are (so before xSync returns and the database commits);
+**     goes past record C, and names the first record written there (its
+**     CRC); its new count N, and the CRC of record N-1, are synced before the
+**     records [C, N) are (so before xSync returns and the database commits);
 **   - "done" is written after the count is (commit) or the tail is cut
 **     (rollback), so a stale "open" note never outlives its tail unnoticed:
-**     a note whose old count is not the file's count explains nothing.
+**     a note whose old count is not the file's count explains nothing, and
+**     nor does one whose record CRCs are not those of the bytes past C.
 **   A note with a bad checksum, or about another inode, explains nothing.
+**   So cvec never cuts or adopts bytes another program left past the count.
 */
 #ifndef CVEC_SEGMENT_INTENT_H
 #define CVEC_SEGMENT_INTENT_H
@@ -59,6 +67,9 @@ typedef struct cvec_intent {
   uint32_t newCount;      /* 0: not known yet */
   uint64_t txn;
   uint64_t ino;
+  uint32_t crcFirst;      /* CRC-32 of record oldCount */
+  uint32_t crcLast;       /* CRC-32 of record newCount-1, 0 if newCount is 0 */
+  uint64_t tid;           /* the owner's table id, 0 for no file */
   uint32_t nOwner;
   char zOwner[CVEC_OWNER_MAX+1];  /* NUL-terminated copy */
 } cvec_intent;

@@ -88,12 +88,13 @@ static int cut_tail(cvec_seg *p, uint32_t n);
 /* The intent note                                                           */
 /* ------------------------------------------------------------------------ */
 
-int cvec_seg_set_owner(cvec_seg *p, const char *zOwner){
+int cvec_seg_set_owner(cvec_seg *p, const char *zOwner, uint64_t tid){
   char *z = strdup(zOwner ? zOwner : "");
   if( z==0 ) return cvec_seg_error(p, CVEC_NOMEM, "out of memory");
   if( strlen(z)>CVEC_OWNER_MAX ) z[CVEC_OWNER_MAX] = 0;
   free(p->zOwner);
   p->zOwner = z;
+  p->tid = tid;
   return CVEC_OK;
 }
 
@@ -136,6 +137,11 @@ static int intent_error(cvec_seg *p, int e){
                         "%s.intent: cannot write: %s", p->zName, strerror(e));
 }
 
+/* CRC-32 of record i as this handle sees it (file or buffer). */
+static uint32_t record_crc(cvec_seg *p, uint32_t i){
+  return cvec_crc32(cvec_seg_record(p, i), p->recsize);
+}
+
 /* Fill *pI with a note of this handle's transaction. */
 static void make_note(cvec_seg *p, cvec_intent *pI, uint32_t state,
                       uint32_t oldCount, uint32_t newCount, uint64_t txn){
@@ -144,17 +150,23 @@ static void make_note(cvec_seg *p, cvec_intent *pI, uint32_t state,
   pI->newCount = newCount;
   pI->txn = txn;
   pI->ino = p->ino;
+  pI->tid = p->tid;
+  pI->crcFirst = p->nrec>oldCount ? record_crc(p, oldCount) : 0;
+  pI->crcLast = newCount>oldCount && newCount<=p->nrec ? record_crc(p, newCount-1) : 0;
   pI->nOwner = (uint32_t)strlen(p->zOwner);
   memcpy(pI->zOwner, p->zOwner, pI->nOwner+1);
 }
 
 /*
 ** Note, durably, that this transaction (from the committed count) writes
-** past the count, committing newCount records (0: not known yet).  Called
-** before the bytes it explains are written.
+** past the count, committing newCount records (0: not known yet), starting
+** with the record now at the count.  Called before the bytes it explains
+** are written, with pending records in the handle (nrec > count).
 */
 static int note_open(cvec_seg *p, uint32_t newCount){
-  if( p->intentOpen && p->intentNew==newCount ) return CVEC_OK;
+  if( newCount>p->nrec ) newCount = 0;
+  if( p->intentOpen && p->intentNew==newCount
+   && p->intentCrcFirst==record_crc(p, p->count) ) return CVEC_OK;
   if( intent_fd(p, 1) ){
     /* A directory we may not write (the segment file itself writable):
     ** no notes.  Writes still work; a crash mid-commit then leaves a tail
@@ -171,6 +183,7 @@ static int note_open(cvec_seg *p, uint32_t newCount){
   p->intentOpen = 1;
   p->intentNew = newCount;
   p->intentOld = p->count;
+  p->intentCrcFirst = n.crcFirst;
   return CVEC_OK;
 }
 
@@ -197,11 +210,27 @@ static int note_done_own(cvec_seg *p){
   return note_done(p, &n);
 }
 
+/* CRC-32 of record i read from the file (pread: it may be past the map);
+** 1 if it could not be read. */
+static int file_record_crc(cvec_seg *p, uint32_t i, uint32_t *pCrc){
+  unsigned char *a = malloc(p->recsize);
+  if( a==0 ) return 1;
+  int rc = cvec_pread_all(p->fd, a, p->recsize, cvec_rec_offset(p, i));
+  if( rc==0 ) *pCrc = cvec_crc32(a, p->recsize);
+  free(a);
+  return rc ? 1 : 0;
+}
+
 /*
-** Under the lock, with the count current: what lies past the committed
-** records?  Sets tailKind, tailBytes, tailNote and unsettled.
+** With the count current: what lies past the committed records?  Fills
+** *pKind, *pBytes and *pNote.  The tail is the note's (CVEC_TAIL_INTENT)
+** only if the note is open, starts at the count, is about this inode, and
+** the records it names are the ones in the file: record C whole with its
+** CRC (a tail shorter than a record holds no record: any writer's torn
+** append, cut with no loss), and record N-1, if the note knows N and the
+** file holds it.  Anything else is somebody else's.
 */
-static int classify_tail(cvec_seg *p){
+static int classify(cvec_seg *p, int *pKind, uint64_t *pBytes, cvec_intent *pNote){
   struct stat st;
   if( fstat(p->fd, &st) ){
     return cvec_seg_error(p, CVEC_IOERR, "%s: fstat failed: %s",
@@ -210,55 +239,95 @@ static int classify_tail(cvec_seg *p){
   p->ino = (uint64_t)st.st_ino;
   p->sizeSeen = st.st_size;
   off_t want = cvec_rec_offset(p, p->count);
-  p->unsettled = 0;
-  p->tailKind = CVEC_TAIL_NONE;
-  p->tailBytes = 0;
+  *pKind = CVEC_TAIL_NONE;
+  *pBytes = 0;
   if( st.st_size <= want ) return CVEC_OK;
-  p->unsettled = 1;
-  p->tailKind = CVEC_TAIL_FOREIGN;
-  p->tailBytes = (uint64_t)(st.st_size - want);
+  *pKind = CVEC_TAIL_FOREIGN;
+  *pBytes = (uint64_t)(st.st_size - want);
   int r = intent_fd(p, 0);
   if( r<0 ){
     return cvec_seg_error(p, CVEC_IOERR, "%s.intent: cannot open: %s",
                           p->zName, strerror(errno));
   }
-  if( r==0 ){
-    cvec_intent *n = &p->tailNote;
-    r = cvec_intent_read(p->intentFd, n);
-    if( r<0 ){
-      return cvec_seg_error(p, CVEC_IOERR, "%s.intent: read failed: %s",
-                            p->zName, strerror(errno));
-    }
-    if( r==0 && n->state==CVEC_INTENT_OPEN && n->oldCount==p->count
-     && n->ino==p->ino && (n->newCount==0 || n->newCount>p->count) ){
-      p->tailKind = CVEC_TAIL_INTENT;
+  if( r ) return CVEC_OK;
+  r = cvec_intent_read(p->intentFd, pNote);
+  if( r<0 ){
+    return cvec_seg_error(p, CVEC_IOERR, "%s.intent: read failed: %s",
+                          p->zName, strerror(errno));
+  }
+  if( r || pNote->state!=CVEC_INTENT_OPEN || pNote->oldCount!=p->count
+   || pNote->ino!=p->ino
+   || (pNote->newCount!=0 && pNote->newCount<=p->count) ){
+    return CVEC_OK;
+  }
+  uint32_t crc;
+  if( *pBytes >= p->recsize ){
+    if( file_record_crc(p, p->count, &crc) || crc!=pNote->crcFirst ) return CVEC_OK;
+  }
+  if( pNote->newCount && st.st_size >= cvec_rec_offset(p, pNote->newCount) ){
+    if( file_record_crc(p, pNote->newCount-1, &crc) || crc!=pNote->crcLast ){
+      return CVEC_OK;
     }
   }
+  *pKind = CVEC_TAIL_INTENT;
+  return CVEC_OK;
+}
+
+/* Under the lock: classify, and refuse appends until settled. */
+static int classify_tail(cvec_seg *p){
+  int kind;
+  int rc = classify(p, &kind, &p->tailBytes, &p->tailNote);
+  if( rc ) return rc;
+  p->tailKind = kind;
+  p->unsettled = kind!=CVEC_TAIL_NONE;
+  return CVEC_OK;
+}
+
+static void tail_info(int kind, uint64_t nBytes, const cvec_intent *n,
+                      cvec_tail_info *pInfo){
+  memset(pInfo, 0, sizeof(*pInfo));
+  pInfo->zOwner = "";
+  pInfo->kind = kind;
+  pInfo->nBytes = nBytes;
+  if( kind==CVEC_TAIL_INTENT ){
+    pInfo->txn = n->txn;
+    pInfo->oldCount = n->oldCount;
+    pInfo->newCount = n->newCount;
+    pInfo->zOwner = n->zOwner;
+    pInfo->tid = n->tid;
+  }
+}
+
+int cvec_seg_peek_tail(cvec_seg *p, cvec_tail_info *pInfo){
+  int kind;
+  uint64_t nBytes;
+  memset(pInfo, 0, sizeof(*pInfo));
+  pInfo->zOwner = "";
+  if( p->locked ){
+    cvec_seg_tail(p, pInfo);
+    return CVEC_OK;
+  }
+  int rc = classify(p, &kind, &nBytes, &p->tailNote);
+  if( rc ) return rc;
+  tail_info(kind, nBytes, &p->tailNote, pInfo);
   return CVEC_OK;
 }
 
 void cvec_seg_tail(cvec_seg *p, cvec_tail_info *pInfo){
-  memset(pInfo, 0, sizeof(*pInfo));
-  pInfo->zOwner = "";
-  if( !p->locked || !p->unsettled ) return;
-  pInfo->kind = p->tailKind;
-  pInfo->nBytes = p->tailBytes;
-  if( p->tailKind==CVEC_TAIL_INTENT ){
-    pInfo->txn = p->tailNote.txn;
-    pInfo->oldCount = p->tailNote.oldCount;
-    pInfo->newCount = p->tailNote.newCount;
-    pInfo->zOwner = p->tailNote.zOwner;
+  if( !p->locked || !p->unsettled ){
+    tail_info(CVEC_TAIL_NONE, 0, 0, pInfo);
+    return;
   }
+  tail_info(p->tailKind, p->tailBytes, &p->tailNote, pInfo);
 }
 
 /* The refusal of an append (or a settle) while the tail is unsettled. */
 static int tail_error(cvec_seg *p){
   if( p->tailKind==CVEC_TAIL_INTENT ){
     const char *z = p->tailNote.zOwner;
-    return cvec_seg_error(p, CVEC_BUSY, "%s: transaction %llu of %s did not "
+    return cvec_seg_error(p, CVEC_BUSY, "%s: a transaction of %s did not "
         "finish (a crash?); it must be settled by that database first, or "
-        "by cvec_repair", p->zName, (unsigned long long)p->tailNote.txn,
-        z[0] ? z : "a database without a file");
+        "by cvec_repair", p->zName, z[0] ? z : "a database without a file");
   }
   return cvec_seg_error(p, CVEC_CORRUPT, "%s: %llu bytes past the %u "
       "committed records were not written by a cvec transaction (another "
@@ -272,16 +341,15 @@ int cvec_seg_settle(cvec_seg *p, int forward){
   if( p->tailKind!=CVEC_TAIL_INTENT ) return tail_error(p);
   cvec_intent *n = &p->tailNote;
   if( forward && n->newCount==0 ){
-    return cvec_seg_error(p, CVEC_ERROR, "%s: transaction %llu cannot be "
-        "rolled forward: its rows were never all written", p->zName,
-        (unsigned long long)n->txn);
+    return cvec_seg_error(p, CVEC_ERROR, "%s: the transaction cannot be "
+        "rolled forward: its rows were never all written", p->zName);
   }
   if( forward ){
     off_t need = cvec_rec_offset(p, n->newCount);
     if( p->sizeSeen < need ){
-      return cvec_seg_error(p, CVEC_CORRUPT, "%s: transaction %llu committed "
+      return cvec_seg_error(p, CVEC_CORRUPT, "%s: a transaction committed "
           "%u records but the file holds only %lld bytes of them", p->zName,
-          (unsigned long long)n->txn, n->newCount - p->count,
+          n->newCount - p->count,
           (long long)(p->sizeSeen - cvec_rec_offset(p, p->count)));
     }
     unsigned char b[4];
@@ -373,8 +441,11 @@ static int flush(cvec_seg *p){
     return cvec_seg_error(p, CVEC_IOERR, "%s: mmap failed: %s",
                           p->zName, strerror(errno));
   }
-  /* the note that explains these bytes goes first */
-  int rc = p->intentOpen ? CVEC_OK : note_open(p, 0);
+  /* The note that explains these bytes goes first: at the first flush of
+  ** the transaction, and again whenever a flush starts at the count anew
+  ** (ROLLBACK TO emptied the tail), since the note names its first record. */
+  int rc = p->intentOpen && p->nflushed>p->count ? CVEC_OK
+         : note_open(p, p->intentOpen ? p->intentNew : 0);
   if( rc ){
     munmap(m, len);
     return rc;
@@ -663,6 +734,12 @@ int cvec_seg_rollback(cvec_seg *p){
   p->nflushed = p->nrec = p->count;
   if( p->touched ){
     rc = cut_tail(p, p->count);
+    /* with sync=full the cut is durable before the note says "done": a
+    ** power loss must not bring back a tail under an open note */
+    if( rc==CVEC_OK && p->syncMode==CVEC_SYNC_FULL && cvec_fdatasync(p->fd) ){
+      rc = cvec_seg_error(p, CVEC_IOERR, "%s: fdatasync failed: %s",
+                          p->zName, strerror(errno));
+    }
     p->touched = 0;
   }
   /* "done" only once the tail is gone: else the note still explains it */

@@ -52,6 +52,10 @@ struct cvec_vtab {
   char *zTable;          /* table name, for constraint messages */
   char *zOwner;          /* owner text of our intent notes: "table T in
                          ** FILE", or "" for a database with no file */
+  sqlite3_int64 tid;     /* table id from the shadow row, 0 until read */
+  int bumpLevel;         /* the shadow row got this transaction's number
+                         ** while nMark was bumpLevel; -1: not yet (a
+                         ** ROLLBACK TO below that level undoes it) */
   char *zPath;           /* the segment file, resolved against the db's dir */
   char *zName;           /* the segment file as the user wrote it */
   uint32_t dim;          /* dimension= argument, 0 if not given */
@@ -312,21 +316,26 @@ static int resolve_path(sqlite3 *db, const char *zDb, const cvec_args *a,
 /* ------------------------------------------------------------------------ */
 
 /*
-** Vectors and the database's rows commit together (SPEC §4) through one
-** number per table, kept in the shadow table "<table>_cvec"(txn), a single
-** row.  The first INSERT of a transaction takes the segment's write lock,
-** reads the number T, and sets it to T+1 inside the same database
-** transaction; the segment's intent note records T+1 (segment_intent.h).
+** Vectors and the database's rows commit together (SPEC §4) through the
+** shadow table "<table>_cvec"(txn, tid), one row:
+**   tid  a random table id, set when the table is created: it names the
+**        table in the segment's intent notes, and stays with the table
+**        through ALTER TABLE RENAME and a move of the database file;
+**   txn  a random number, new for each write transaction, set by the first
+**        INSERT of the transaction inside the same database transaction.
+** The intent note of the transaction records both (segment_intent.h).
 ** After a crash, the note and the row answer the one question the segment
-** cannot: did the database commit transaction T+1?  If the row says >= T+1
-** it did, and the synced records are rolled forward; otherwise they go.
+** cannot: did the database commit the transaction?  It did exactly if the
+** row holds the note's txn (a random number, so a later transaction that
+** reused a count could not be taken for it); then the synced records are
+** rolled forward, otherwise they go.
 **
-** The owner text in a note names the database file and table, so that only
-** they settle it: another database sharing the segment gets an error until
-** then (it reads by count meanwhile).  A database without a file (in-memory,
-** temporary) cannot be asked after a crash: its notes have an empty owner,
-** and a transaction whose rows were synced (xSync returned, so SQLite was
-** committing) is rolled forward.
+** Only the table that wrote a note settles it: another table, or another
+** database sharing the segment, gets an error until then (it reads by count
+** meanwhile).  A database without a file (in-memory, temporary) cannot be
+** asked after a crash: its notes have table id 0, and a transaction whose
+** rows were synced (xSync returned, so SQLite was committing) is rolled
+** forward.
 */
 static int shadow_exec(cvec_vtab *p, char *zSql){
   if( zSql==0 ) return SQLITE_NOMEM;
@@ -341,33 +350,53 @@ static int shadow_exec(cvec_vtab *p, char *zSql){
   return rc;
 }
 
-static int shadow_create(cvec_vtab *p){
-  return shadow_exec(p, sqlite3_mprintf(
-      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_cvec\"(txn INTEGER NOT NULL);"
-      "INSERT INTO \"%w\".\"%w_cvec\"(txn) SELECT 0 WHERE NOT EXISTS"
-      " (SELECT 1 FROM \"%w\".\"%w_cvec\")",
-      p->zDb, p->zTable, p->zDb, p->zTable, p->zDb, p->zTable));
+/* A random number in 1..2^63-1. */
+static sqlite3_int64 random_id(void){
+  sqlite3_uint64 v = 0;
+  sqlite3_randomness(sizeof(v), &v);
+  v &= 0x7FFFFFFFFFFFFFFFull;
+  return v ? (sqlite3_int64)v : 1;
 }
 
-/* The table's transaction number, into *pTxn. */
-static int shadow_read(cvec_vtab *p, sqlite3_int64 *pTxn){
+static int shadow_create(cvec_vtab *p){
+  /* (the nested INSERT moves last_insert_rowid and changes(): keep the
+  ** application's) */
+  sqlite3_int64 iLast = sqlite3_last_insert_rowid(p->db);
+  int rc = shadow_exec(p, sqlite3_mprintf(
+      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_cvec\"(txn INTEGER NOT NULL,"
+      " tid INTEGER NOT NULL);"
+      "INSERT INTO \"%w\".\"%w_cvec\"(txn, tid) SELECT 0, %lld WHERE NOT EXISTS"
+      " (SELECT 1 FROM \"%w\".\"%w_cvec\")",
+      p->zDb, p->zTable, p->zDb, p->zTable, random_id(), p->zDb, p->zTable));
+  sqlite3_set_last_insert_rowid(p->db, iLast);
+  return rc;
+}
+
+/*
+** The shadow row: *pTxn and *pTid (0 and 0 if the row is missing).  Also
+** makes the table id the one this table's notes carry.
+*/
+static int shadow_read(cvec_vtab *p, sqlite3_int64 *pTxn, sqlite3_int64 *pTid){
   sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("SELECT max(txn) FROM \"%w\".\"%w_cvec\"",
-                               p->zDb, p->zTable);
+  char *zSql = sqlite3_mprintf("SELECT txn, tid FROM \"%w\".\"%w_cvec\" "
+                               "ORDER BY rowid LIMIT 1", p->zDb, p->zTable);
   if( zSql==0 ) return SQLITE_NOMEM;
   int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
   if( rc ){
     set_error(p, CVEC_PREFIX "%s: cannot read its shadow table %s_cvec (%s); "
-              "it holds the number that commits vectors with the database",
-              p->zTable, p->zTable, sqlite3_errmsg(p->db));
+              "it holds what commits vectors with the database: recreate the "
+              "table, or create it with CREATE TABLE \"%w\".\"%w_cvec\"(txn "
+              "INTEGER NOT NULL, tid INTEGER NOT NULL)", p->zTable, p->zTable,
+              sqlite3_errmsg(p->db), p->zDb, p->zTable);
     sqlite3_finalize(pStmt);
     return rc;
   }
-  *pTxn = 0;
+  *pTxn = *pTid = 0;
   rc = sqlite3_step(pStmt);
   if( rc==SQLITE_ROW ){
     *pTxn = sqlite3_column_int64(pStmt, 0);
+    *pTid = sqlite3_column_int64(pStmt, 1);
     rc = SQLITE_OK;
   }else if( rc!=SQLITE_DONE ){
     set_error(p, CVEC_PREFIX "%s_cvec: %s", p->zTable, sqlite3_errmsg(p->db));
@@ -375,6 +404,7 @@ static int shadow_read(cvec_vtab *p, sqlite3_int64 *pTxn){
     rc = SQLITE_OK;
   }
   sqlite3_finalize(pStmt);
+  if( rc==SQLITE_OK && *pTid!=0 ) p->tid = *pTid;
   return rc;
 }
 
@@ -387,6 +417,36 @@ static int make_owner(cvec_vtab *p){
   return p->zOwner ? SQLITE_OK : SQLITE_NOMEM;
 }
 
+static int has_file(cvec_vtab *p){ return p->zOwner && p->zOwner[0]; }
+
+/* 1 if the connection runs with PRAGMA query_only (no writes, also not to
+** segments: a settlement waits for a writable connection). */
+static int query_only(sqlite3 *db){
+  sqlite3_stmt *pStmt = 0;
+  int v = 0;
+  if( sqlite3_prepare_v2(db, "PRAGMA query_only", -1, &pStmt, 0)==SQLITE_OK
+   && sqlite3_step(pStmt)==SQLITE_ROW ){
+    v = sqlite3_column_int(pStmt, 0);
+  }
+  sqlite3_finalize(pStmt);
+  return v;
+}
+
+/*
+** Whether the transaction of note t committed: 1 yes, 0 no, -1 the note is
+** not this table's (another table or database must settle it).
+*/
+static int note_committed(cvec_vtab *p, const cvec_tail_info *t, int *pRc){
+  *pRc = SQLITE_OK;
+  if( t->tid==0 && t->zOwner[0]==0 ) return t->newCount>0;
+  if( !has_file(p) ) return -1;
+  sqlite3_int64 txn, tid;
+  *pRc = shadow_read(p, &txn, &tid);
+  if( *pRc ) return -1;
+  if( tid==0 || (sqlite3_uint64)tid!=t->tid ) return -1;
+  return t->newCount>0 && (sqlite3_uint64)txn==t->txn;
+}
+
 /*
 ** The write lock is held and begin_write found a tail a crashed transaction
 ** left (t).  Settle it if this table wrote it: forward if the database
@@ -395,80 +455,94 @@ static int make_owner(cvec_vtab *p){
 ** A reader never cuts: its snapshot may predate the commit.
 */
 static int settle_tail(cvec_vtab *p, const cvec_tail_info *t, int mayCut){
-  int forward;
-  sqlite3_int64 txn = 0;
-  if( t->zOwner[0]==0 ){
-    forward = t->newCount>0;
-  }else if( strcmp(t->zOwner, p->zOwner)!=0 ){
+  int rc;
+  int committed = note_committed(p, t, &rc);
+  if( rc ) return rc;
+  if( committed<0 ){
     if( !mayCut ) return SQLITE_OK;
-    set_error(p, CVEC_PREFIX "%s: transaction %llu of %s did not finish (a "
+    set_error(p, CVEC_PREFIX "%s: a transaction of %s did not finish (a "
               "crash?); open that table to settle it, or run cvec_repair",
-              p->zName, (unsigned long long)t->txn, t->zOwner);
+              p->zName, t->zOwner[0] ? t->zOwner : "another table");
     return SQLITE_BUSY;
-  }else{
-    int rc = shadow_read(p, &txn);
-    if( rc ) return rc;
-    forward = t->newCount>0 && txn>=0 && (sqlite3_uint64)txn>=t->txn;
   }
-  if( !forward && !mayCut ) return SQLITE_OK;
-  int crc = cvec_seg_settle(p->seg, forward);
+  if( !committed && !mayCut ) return SQLITE_OK;
+  int crc = cvec_seg_settle(p->seg, committed);
   if( crc ) return seg_error(p, crc);
-  sqlite3_log(SQLITE_NOTICE, CVEC_PREFIX "%s: transaction %llu of %s did not "
-              "finish; %s", p->zName, (unsigned long long)t->txn,
-              t->zOwner[0] ? t->zOwner : "a database without a file",
-              forward ? "the database committed it: rolled forward"
-                      : "rolled back");
+  sqlite3_log(SQLITE_NOTICE, CVEC_PREFIX "%s: a transaction of %s did not "
+              "finish; %s", p->zName, t->zOwner[0] ? t->zOwner : "a database without a file",
+              committed ? "the database committed it: rolled forward"
+                        : "rolled back");
+  return SQLITE_OK;
+}
+
+/* Settle what a crash left, under the write lock (mayCut: see settle_tail). */
+static int settle_locked(cvec_vtab *p, int mayCut){
+  cvec_tail_info t;
+  cvec_seg_tail(p->seg, &t);
+  if( t.kind==CVEC_TAIL_INTENT ) return settle_tail(p, &t, mayCut);
+  if( t.kind==CVEC_TAIL_FOREIGN && mayCut ){
+    return seg_error(p, cvec_seg_settle(p->seg, 0));
+  }
   return SQLITE_OK;
 }
 
 /*
-** At the first INSERT of a transaction (no pending rows), under the write
-** lock: settle what a crash left, then number the transaction and bump the
-** shadow row in the database transaction.
+** At an INSERT with no pending rows, under the write lock: settle what a
+** crash left, then (once per transaction, see bumpLevel) give the
+** transaction its number in the shadow row, inside the database
+** transaction, and in the segment's notes.
 */
 static int prepare_write(cvec_vtab *p){
-  cvec_tail_info t;
-  cvec_seg_tail(p->seg, &t);
-  if( t.kind==CVEC_TAIL_INTENT ){
-    int rc = settle_tail(p, &t, 1);
-    if( rc ) return rc;
-  }else if( t.kind==CVEC_TAIL_FOREIGN ){
-    return seg_error(p, cvec_seg_settle(p->seg, 0));
-  }
-  if( p->zOwner[0]==0 ) return SQLITE_OK;
-  sqlite3_int64 txn;
-  int rc = shadow_read(p, &txn);
+  int rc = settle_locked(p, 1);
   if( rc ) return rc;
-  if( txn<0 || txn>=LLONG_MAX ) txn = 0;
-  cvec_seg_set_txn(p->seg, (sqlite3_uint64)txn+1);
+  if( !has_file(p) ){
+    return cvec_seg_set_owner(p->seg, "", 0) ? SQLITE_NOMEM : SQLITE_OK;
+  }
+  if( p->bumpLevel>=0 ) return SQLITE_OK;
+  sqlite3_int64 txn, tid;
+  rc = shadow_read(p, &txn, &tid);
+  if( rc ) return rc;
+  if( p->tid==0 ) p->tid = random_id();
+  if( cvec_seg_set_owner(p->seg, p->zOwner, (sqlite3_uint64)p->tid) ) return SQLITE_NOMEM;
+  sqlite3_int64 iNew = random_id();
   rc = shadow_exec(p, sqlite3_mprintf("UPDATE \"%w\".\"%w_cvec\" SET txn = %lld",
-                                      p->zDb, p->zTable, txn+1));
+                                      p->zDb, p->zTable, iNew));
   if( rc==SQLITE_OK && sqlite3_changes(p->db)==0 ){
     /* The row was deleted by hand: put it back, or the database would not
     ** record the commit and a crash after it would be cut.  (An INSERT
     ** moves last_insert_rowid: keep the application's.) */
     sqlite3_int64 iLast = sqlite3_last_insert_rowid(p->db);
-    rc = shadow_exec(p, sqlite3_mprintf("INSERT INTO \"%w\".\"%w_cvec\"(txn) "
-                                        "VALUES(%lld)", p->zDb, p->zTable, txn+1));
+    rc = shadow_exec(p, sqlite3_mprintf("INSERT INTO \"%w\".\"%w_cvec\"(txn, tid) "
+                                        "VALUES(%lld, %lld)", p->zDb, p->zTable,
+                                        iNew, p->tid));
     sqlite3_set_last_insert_rowid(p->db, iLast);
   }
-  return rc;
+  if( rc ) return rc;
+  cvec_seg_set_txn(p->seg, (sqlite3_uint64)iNew);
+  p->bumpLevel = p->nMark;
+  return SQLITE_OK;
 }
 
 /*
-** A statement starts and the last refresh saw bytes past the count: if no
-** writer holds the segment, a transaction of this table may have crashed
-** after its database committed.  Roll it forward now, so that readers see
-** what the database says was committed (never cut here: see settle_tail).
+** A statement starts and the last refresh saw bytes past the count: a
+** transaction of this table may have crashed after its database committed.
+** Look at the note without the lock (a reader must not get in a writer's
+** way), and only if it is this table's and the shadow row says it
+** committed, take the lock and roll it forward, so that readers see what
+** the database says was committed.  Never a cut here (see settle_tail).
 */
 static void settle_on_read(cvec_vtab *p){
-  if( p->readonly || p->zOwner==0 || cvec_seg_in_write(p->seg)
-   || !cvec_seg_has_tail(p->seg) ) return;
-  if( cvec_seg_begin_write(p->seg) ) return;   /* a writer is at work */
   cvec_tail_info t;
-  cvec_seg_tail(p->seg, &t);
-  if( t.kind==CVEC_TAIL_INTENT ) (void)settle_tail(p, &t, 0);
+  int rc;
+  if( p->readonly || cvec_seg_in_write(p->seg) || !cvec_seg_has_tail(p->seg) ) return;
+  if( cvec_seg_peek_tail(p->seg, &t) || t.kind!=CVEC_TAIL_INTENT
+   || note_committed(p, &t, &rc)!=1 || query_only(p->db) ){
+    goto done;
+  }
+  if( cvec_seg_begin_write(p->seg) ) goto done;   /* a writer is at work */
+  (void)settle_locked(p, 0);
   (void)cvec_seg_rollback(p->seg);             /* releases the lock */
+done:
   sqlite3_free(p->base.zErrMsg);
   p->base.zErrMsg = 0;
 }
@@ -501,7 +575,7 @@ static int open_segment(cvec_vtab *p, int flags, char **pzErr){
     return cvec_sqlite_code(rc);
   }
   cvec_seg_set_sync(p->seg, p->syncMode);
-  if( cvec_seg_set_owner(p->seg, p->zOwner) ){
+  if( cvec_seg_set_owner(p->seg, p->zOwner, (sqlite3_uint64)p->tid) ){
     cvec_seg_close(p->seg);
     p->seg = 0;
     return SQLITE_NOMEM;
@@ -577,6 +651,7 @@ static int vtab_init(sqlite3 *db, void *pAux, int argc, const char *const*argv,
   memset(p, 0, sizeof(*p));
   p->db = db;
   p->dim = (uint32_t)a.dim;
+  p->bumpLevel = -1;
   p->syncMode = a.syncMode;
   p->readonly = a.readonly || sqlite3_db_readonly(db, argv[1])==1;
   p->zTable = sqlite3_mprintf("%s", argv[2]);
@@ -649,9 +724,21 @@ static int vtab_connect(sqlite3 *db, void *pAux, int argc,
 ** may share (SPEC §3). */
 static int vtab_destroy(sqlite3_vtab *pVtab){
   cvec_vtab *p = (cvec_vtab*)pVtab;
+  /* The shadow row goes with the table: settle what a crash of this table
+  ** left first, while it can still be asked (DROP runs in a write
+  ** transaction of the database, so its snapshot is the latest).  A file
+  ** that cannot be opened or locked is left as it is. */
+  if( p->seg && !p->readonly && !cvec_seg_in_write(p->seg) && has_file(p)
+   && cvec_seg_begin_write(p->seg)==CVEC_OK ){
+    (void)settle_locked(p, 1);
+    (void)cvec_seg_rollback(p->seg);
+  }
   int rc = shadow_exec(p, sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\".\"%w_cvec\"",
                                           p->zDb, p->zTable));
-  if( rc ) return rc;
+  /* SQLite refuses to drop a table while another statement of the
+  ** connection reads (SQLITE_LOCKED): the shadow table then stays behind,
+  ** an orphan that a later table of the same name takes over. */
+  if( rc && rc!=SQLITE_LOCKED ) return rc;
   return vtab_disconnect(pVtab);
 }
 
@@ -673,10 +760,11 @@ static int vtab_rename(sqlite3_vtab *pVtab, const char *zNew){
   }
   sqlite3_free(p->zTable);
   p->zTable = z;
-  /* notes written from now on name the new table (a crash left under the
-  ** old name is settled by cvec_repair) */
+  /* notes written from now on name the new table in messages; the table
+  ** id, which settlement matches, stays */
   int rc = make_owner(p);
-  if( rc==SQLITE_OK && p->seg && cvec_seg_set_owner(p->seg, p->zOwner) ) rc = SQLITE_NOMEM;
+  if( rc==SQLITE_OK && p->seg
+   && cvec_seg_set_owner(p->seg, p->zOwner, (sqlite3_uint64)p->tid) ) rc = SQLITE_NOMEM;
   return rc;
 }
 
@@ -1162,6 +1250,7 @@ static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 static int vtab_begin(sqlite3_vtab *pVtab){
   cvec_vtab *p = (cvec_vtab*)pVtab;
   p->nMark = 0;
+  p->bumpLevel = -1;
   return SQLITE_OK;
 }
 
@@ -1182,6 +1271,7 @@ static int vtab_sync(sqlite3_vtab *pVtab){
 static int vtab_commit(sqlite3_vtab *pVtab){
   cvec_vtab *p = (cvec_vtab*)pVtab;
   p->nMark = 0;
+  p->bumpLevel = -1;
   if( p->seg==0 ) return SQLITE_OK;
   int rc = cvec_seg_commit(p->seg);
   vtab_clamp_cursors(p);   /* a failed commit drops the pending rows */
@@ -1196,6 +1286,7 @@ static int vtab_commit(sqlite3_vtab *pVtab){
 static int vtab_rollback(sqlite3_vtab *pVtab){
   cvec_vtab *p = (cvec_vtab*)pVtab;
   p->nMark = 0;
+  p->bumpLevel = -1;
   if( p->seg==0 ) return SQLITE_OK;
   int rc = cvec_seg_rollback(p->seg);
   vtab_clamp_cursors(p);
@@ -1235,6 +1326,8 @@ static int vtab_release(sqlite3_vtab *pVtab, int i){
 static int vtab_rollback_to(sqlite3_vtab *pVtab, int i){
   cvec_vtab *p = (cvec_vtab*)pVtab;
   uint32_t keep;
+  /* the shadow row's update made inside savepoint i or deeper is undone */
+  if( i<0 || p->bumpLevel>i ) p->bumpLevel = -1;
   if( i<0 ){
     keep = 0;
     p->nMark = 0;
