@@ -2,8 +2,9 @@
 ** cvec_segment.h — the storage core of cvec: one CVEC v1 segment file.
 **
 ** This header is the whole interface between the storage core (segment.c,
-** segment_write.c, segment_index.c, segment_idxfile.c, segment_check.c,
-** vecjson.c) and its users (the SQLite virtual table in
+** segment_write.c, segment_intent.c, segment_index.c, segment_idxfile.c,
+** segment_check.c, segment_search.c, vecjson.c; the search kernels of
+** distance.h and topk.h) and its users (the SQLite virtual table in
 ** vtab.c, the C unit tests).  Nothing here knows about SQLite: errors are
 ** CVEC_* codes plus a message in the segment's error buffer, and the caller
 ** maps them onto SQLite's codes.
@@ -70,7 +71,8 @@ enum {
   CVEC_CONSTRAINT,  /* duplicate id */
   CVEC_RANGE,       /* id out of range */
   CVEC_FULL,        /* the append would pass the count limit */
-  CVEC_STALE        /* the path now names another file (or none) */
+  CVEC_STALE,       /* the path now names another file (or none) */
+  CVEC_INTERRUPT    /* a search was stopped by its interrupt callback */
 };
 
 #define CVEC_MAGIC        "CVEC"
@@ -267,6 +269,30 @@ void cvec_seg_set_txn(cvec_seg *p, uint64_t txn);
 */
 uint32_t cvec_seg_pending(const cvec_seg *p);
 int cvec_seg_truncate_pending(cvec_seg *p, uint32_t n);
+
+/*
+** Exact k-nearest-neighbour search (segment_search.c).  Compares q (dimension
+** native floats, 4-byte aligned) with every visible record of [0, nVisible)
+** — or, if aRec is not NULL, with the records aRec[0..nRec) only (a
+** pre-filter: record numbers of first occurrences, each at most once) —
+** under metric (distance.h), and leaves the k nearest in *pOut, sorted by
+** distance then id (topk.h; the caller frees it with cvec_topk_free).
+** xInterrupted, if set, is polled every few thousand records; when it
+** returns non-zero the search stops with CVEC_INTERRUPT.  Distances are
+** cvec_distance()'s.
+*/
+struct cvec_topk;
+typedef struct cvec_knn_query {
+  const float *q;
+  int metric;                  /* CVEC_METRIC_* */
+  uint32_t k;
+  uint32_t nVisible;           /* the snapshot: records [0, nVisible) */
+  const uint32_t *aRec;        /* pre-filter, or NULL for every record */
+  uint32_t nRec;
+  int (*xInterrupted)(void*);
+  void *pArg;
+} cvec_knn_query;
+int cvec_seg_knn(cvec_seg *p, const cvec_knn_query *a, struct cvec_topk *pOut);
 
 /*
 ** Integrity check (segment_check.c).  Reads the segment at zPath without

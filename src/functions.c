@@ -4,6 +4,9 @@
 **   cvec_version()        the extension's version, e.g. '0.1.0'
 **   cvec_to_json(v)       a vector (BLOB of float32 LE, or JSON) as JSON text
 **   cvec_from_json(v)     a vector (JSON text, or BLOB) as a BLOB of float32 LE
+**   cvec_distance_l2(a, b)      Euclidean distance
+**   cvec_distance_cosine(a, b)  1 - cosine similarity
+**   cvec_distance_dot(a, b)     minus the inner product (smaller is nearer)
 **
 ** Both conversions accept either form and check it fully (whole floats, all
 ** finite, valid JSON), so they double as validators.  NULL gives NULL.
@@ -11,6 +14,7 @@
 #include "config.h"
 #include "cvec_ext.h"
 #include "cvec_segment.h"
+#include "distance.h"
 #include "vecjson.h"
 
 #include <stdlib.h>
@@ -71,6 +75,65 @@ static void fn_from_json(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   sqlite3_free(pFree);
 }
 
+/*
+** The floats of a decoded vector (4*n bytes of float32 LE at a) as a float
+** array the kernels can read: a itself when it is 4-byte aligned on a
+** little-endian host, else a copy in *ppCopy (sqlite3_free() it).
+*/
+static const float *as_floats(const unsigned char *a, uint32_t n, float **ppCopy){
+  *ppCopy = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
+  if( ((uintptr_t)a & 3)==0 ) return (const float*)(const void*)a;
+#endif
+  float *f = sqlite3_malloc64((sqlite3_uint64)n*sizeof(float) + 1);
+  if( f==0 ) return 0;
+  for(uint32_t i=0; i<n; i++) f[i] = cvec_get_f32le(a+4*(size_t)i);
+  *ppCopy = f;
+  return f;
+}
+
+/*
+** cvec_distance_*(a, b): the metric is the function's user data.  Either
+** argument NULL gives NULL; vectors of different sizes are an error naming
+** both sizes.
+*/
+static void fn_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  int metric = (int)(intptr_t)sqlite3_user_data(ctx);
+  static const char *azName[] = {
+    "cvec_distance_l2", "cvec_distance_cosine", "cvec_distance_dot"
+  };
+  const char *zFunc = azName[metric];
+  const unsigned char *a, *b;
+  uint32_t na, nb;
+  void *pFreeA = 0, *pFreeB = 0;
+  float *pCopyA = 0, *pCopyB = 0;
+  (void)argc;
+  if( sqlite3_value_type(argv[0])==SQLITE_NULL
+   || sqlite3_value_type(argv[1])==SQLITE_NULL ) return;
+  if( decode_arg(ctx, argv[0], zFunc, &a, &na, &pFreeA) ) return;
+  if( decode_arg(ctx, argv[1], zFunc, &b, &nb, &pFreeB) ) goto done;
+  if( na!=nb ){
+    char *z = sqlite3_mprintf(CVEC_PREFIX "%s: vectors of %u and %u floats",
+                              zFunc, na, nb);
+    sqlite3_result_error(ctx, z ? z : CVEC_PREFIX "vectors differ in size", -1);
+    sqlite3_free(z);
+    goto done;
+  }
+  const float *fa = as_floats(a, na, &pCopyA);
+  const float *fb = as_floats(b, nb, &pCopyB);
+  if( fa==0 || fb==0 ){
+    sqlite3_result_error_nomem(ctx);
+    goto done;
+  }
+  const cvec_kernels *k = cvec_kernels_best();
+  sqlite3_result_double(ctx, cvec_distance(k, metric, fa, k->xNorm2(fa, na), fb, na));
+done:
+  sqlite3_free(pCopyA);
+  sqlite3_free(pCopyB);
+  sqlite3_free(pFreeA);
+  sqlite3_free(pFreeB);
+}
+
 int cvec_register_functions(sqlite3 *db){
   /* Pure functions of their arguments: safe anywhere, even in views and
   ** triggers, unlike the virtual table. */
@@ -84,6 +147,15 @@ int cvec_register_functions(sqlite3 *db){
   if( rc==SQLITE_OK ){
     rc = sqlite3_create_function(db, "cvec_from_json", 1, flags, 0,
                                  fn_from_json, 0, 0);
+  }
+  static const struct { const char *zName; int metric; } aDist[] = {
+    { "cvec_distance_l2",     CVEC_METRIC_L2 },
+    { "cvec_distance_cosine", CVEC_METRIC_COSINE },
+    { "cvec_distance_dot",    CVEC_METRIC_DOT },
+  };
+  for(int i=0; rc==SQLITE_OK && i<3; i++){
+    rc = sqlite3_create_function(db, aDist[i].zName, 2, flags,
+                                 (void*)(intptr_t)aDist[i].metric, fn_distance, 0, 0);
   }
   return rc;
 }

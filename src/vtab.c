@@ -28,6 +28,8 @@
 #define _POSIX_C_SOURCE 200809L   /* clock_gettime */
 #include "cvec_ext.h"
 #include "cvec_segment.h"
+#include "distance.h"
+#include "topk.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -60,6 +62,7 @@ struct cvec_vtab {
   char *zName;           /* the segment file as the user wrote it */
   uint32_t dim;          /* dimension= argument, 0 if not given */
   int syncMode;          /* CVEC_SYNC_FULL or CVEC_SYNC_OFF */
+  int metric;            /* metric=: CVEC_METRIC_* of MATCH searches */
   int readonly;          /* readonly=1, or a read-only database */
   cvec_seg *seg;         /* NULL until the file opens */
   uint32_t *aMark;       /* aMark[i]: pending rows when savepoint i opened */
@@ -79,8 +82,24 @@ struct cvec_vtab {
 #define PLAN_SCAN    0   /* every record, in file order */
 #define PLAN_LOOKUP  1   /* argv[0] is an id: at most one record */
 #define PLAN_IN      2   /* argv[0] is an IN list of ids, all at once */
+#define PLAN_KNN     3   /* argv[0] is the query vector of a MATCH: the k
+                         ** nearest, by distance then id (SPEC §6) */
 #define SCAN_LIMIT   4   /* a LIMIT value follows in argv */
 #define SCAN_OFFSET  8   /* an OFFSET value follows in argv */
+/* With PLAN_KNN, in this order after the query: */
+#define KNN_K       16   /* the value of "k = ?" */
+#define KNN_LIMIT   32   /* a LIMIT (ORDER BY distance consumed, or none) */
+#define KNN_IN      64   /* an IN list of ids: search among them only */
+#define KNN_EQ     128   /* one id: search among it only */
+
+/* Columns; distance and k are HIDDEN (not in SELECT *, not stored). */
+#define COL_ID        0
+#define COL_VECTOR    1
+#define COL_DISTANCE  2
+#define COL_K         3
+
+/* The largest k (or LIMIT) of a search: the results are kept in memory. */
+#define KNN_MAX_K  4096
 
 /*
 ** A cursor's snapshot is records [0, snap): the segment as it was when the
@@ -103,6 +122,10 @@ struct cvec_cursor {
   sqlite3_int64 nLeft;   /* rows LIMIT still allows, or -1 for no limit */
   uint32_t *aRec;        /* PLAN_IN: the records found, visited in order */
   uint32_t nRec, iRec, nRecAlloc;
+  int bKnn;              /* PLAN_KNN: the rows are hits[0..nHit) */
+  cvec_topk hits;        /* ... sorted by distance then id */
+  uint32_t iHit;         /* ... the current one */
+  uint32_t kUsed;        /* ... the k searched for (column k) */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -137,6 +160,7 @@ int cvec_sqlite_code(int rc){
     case CVEC_CONSTRAINT: return SQLITE_CONSTRAINT_PRIMARYKEY;
     case CVEC_FULL:       return SQLITE_FULL;
     case CVEC_RANGE:      return SQLITE_MISMATCH;
+    case CVEC_INTERRUPT:  return SQLITE_INTERRUPT;
     default:              return SQLITE_ERROR;
   }
 }
@@ -158,6 +182,7 @@ typedef struct cvec_args {
   sqlite3_int64 dim;     /* dimension=, 0 if not given */
   int syncMode;          /* sync= */
   int readonly;          /* readonly= */
+  int metric;            /* metric= */
 } cvec_args;
 
 static void args_free(cvec_args *a){
@@ -205,9 +230,9 @@ static sqlite3_int64 parse_uint(const char *z, sqlite3_int64 lo, sqlite3_int64 h
 */
 static int parse_args(int argc, const char *const*argv, cvec_args *a,
                       char **pzErr){
-  int seen[6] = {0,0,0,0,0,0};
+  int seen[7] = {0,0,0,0,0,0,0};
   static const char *azKey[] = {"dir","segment","file","dimension","sync",
-                                "readonly"};
+                                "readonly","metric"};
   memset(a, 0, sizeof(*a));
   a->segment = -1;
   a->syncMode = CVEC_SYNC_FULL;
@@ -222,12 +247,12 @@ static int parse_args(int argc, const char *const*argv, cvec_args *a,
     while( nKey>0 && (z[nKey-1]==' ' || z[nKey-1]=='\t') ) nKey--;
     while( nKey>0 && (z[0]==' ' || z[0]=='\t') ){ z++; nKey--; }
     int k;
-    for(k=0; k<6; k++){
+    for(k=0; k<7; k++){
       if( (int)strlen(azKey[k])==nKey && sqlite3_strnicmp(z, azKey[k], nKey)==0 ){
         break;
       }
     }
-    if( k==6 ){
+    if( k==7 ){
       *pzErr = sqlite3_mprintf(CVEC_PREFIX "unknown argument '%.*s'", nKey, z);
       return SQLITE_ERROR;
     }
@@ -258,6 +283,12 @@ static int parse_args(int argc, const char *const*argv, cvec_args *a,
         else if( strcmp(zVal, "0")==0 ) a->readonly = 0;
         else bad = 1;
         zWant = "0 or 1"; break;
+      case 6:
+        if( sqlite3_stricmp(zVal, "l2")==0 ) a->metric = CVEC_METRIC_L2;
+        else if( sqlite3_stricmp(zVal, "cosine")==0 ) a->metric = CVEC_METRIC_COSINE;
+        else if( sqlite3_stricmp(zVal, "dot")==0 ) a->metric = CVEC_METRIC_DOT;
+        else bad = 1;
+        zWant = "l2, cosine or dot"; break;
     }
     if( bad ){
       *pzErr = sqlite3_mprintf(CVEC_PREFIX "%s='%s' is not %s", azKey[k],
@@ -653,6 +684,7 @@ static int vtab_init(sqlite3 *db, void *pAux, int argc, const char *const*argv,
   p->dim = (uint32_t)a.dim;
   p->bumpLevel = -1;
   p->syncMode = a.syncMode;
+  p->metric = a.metric;
   p->readonly = a.readonly || sqlite3_db_readonly(db, argv[1])==1;
   p->zTable = sqlite3_mprintf("%s", argv[2]);
   p->zDb = sqlite3_mprintf("%s", argv[1]);
@@ -663,7 +695,8 @@ static int vtab_init(sqlite3 *db, void *pAux, int argc, const char *const*argv,
   if( rc ) goto fail;
 
   rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id INTEGER PRIMARY KEY, "
-                                "vector BLOB)");
+                                "vector BLOB, distance HIDDEN REAL, "
+                                "k HIDDEN INTEGER)");
   if( rc ) goto fail;
   /* It opens and appends to files named by its arguments: never from a
   ** trigger or a view, where a schema change could aim it elsewhere. */
@@ -787,11 +820,75 @@ static int vtab_rename(sqlite3_vtab *pVtab, const char *zNew){
 ** of 3e6 still put the scan outside, 1e7 puts the lookup inside.)
 */
 #define SCAN_BASE_COST 1e7
+
+/*
+** PLAN_KNN: "vector MATCH ?" with "k = ?" and/or a LIMIT, and an id
+** pre-filter.  ORDER BY distance (then id) is the search's own order.
+**
+** A LIMIT is taken as k only if SQLite offers it (one table, every WHERE
+** term ours) and nothing reorders the rows after (no ORDER BY, or ours).
+** An "id = ?" that only a join can supply would run one search per outer
+** row (each "the nearest among one id"): it is costed out, so that the
+** search runs once and the join filters its k rows.  To search among the
+** rows of another table, use "id IN (SELECT ...)" (README).
+*/
+static int best_index_knn(cvec_vtab *p, sqlite3_index_info *pInfo, int iMatch,
+                          int iK, int iEq, int iLimit){
+  int n = 0;
+  pInfo->idxNum = PLAN_KNN;
+  pInfo->aConstraintUsage[iMatch].argvIndex = ++n;
+  pInfo->aConstraintUsage[iMatch].omit = 1;
+  if( iK>=0 ){
+    pInfo->aConstraintUsage[iK].argvIndex = ++n;
+    pInfo->aConstraintUsage[iK].omit = 1;
+    pInfo->idxNum |= KNN_K;
+  }
+  int ordered = 0;
+  if( pInfo->nOrderBy>=1 && pInfo->nOrderBy<=2
+   && pInfo->aOrderBy[0].iColumn==COL_DISTANCE && !pInfo->aOrderBy[0].desc
+   && (pInfo->nOrderBy==1 || (!pInfo->aOrderBy[1].desc
+       && (pInfo->aOrderBy[1].iColumn==COL_ID || pInfo->aOrderBy[1].iColumn==-1))) ){
+    pInfo->orderByConsumed = 1;
+    ordered = 1;
+  }
+  if( iLimit>=0 && (pInfo->nOrderBy==0 || ordered) ){
+    pInfo->aConstraintUsage[iLimit].argvIndex = ++n;
+    pInfo->idxNum |= KNN_LIMIT;
+  }
+  double nRow = p->seg ? (double)cvec_seg_nrec(p->seg) : 1e6;
+  double cost = 10.0 + nRow;
+  if( iEq>=0 ){
+    pInfo->aConstraintUsage[iEq].argvIndex = ++n;
+    pInfo->aConstraintUsage[iEq].omit = 1;
+    if( sqlite3_vtab_in(pInfo, iEq, -1) ){
+      sqlite3_vtab_in(pInfo, iEq, 1);
+      pInfo->idxNum |= KNN_IN;
+      cost = 100.0;
+    }else{
+      pInfo->idxNum |= KNN_EQ;
+      cost = 1e12;   /* see above */
+    }
+  }
+  pInfo->estimatedCost = cost;
+  pInfo->estimatedRows = 10;
+  return SQLITE_OK;
+}
+
 static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   cvec_vtab *p = (cvec_vtab*)pVtab;
   int iEq = -1, iLimit = -1, iOffset = -1, nOther = 0;
+  int iMatch = -1, iK = -1, nMatch = 0;
   for(int i=0; i<pInfo->nConstraint; i++){
     const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+    if( c->op==SQLITE_INDEX_CONSTRAINT_MATCH && c->iColumn==COL_VECTOR ){
+      nMatch++;
+      if( c->usable && iMatch<0 ) iMatch = i;
+      continue;
+    }
+    if( c->op==SQLITE_INDEX_CONSTRAINT_EQ && c->iColumn==COL_K ){
+      if( c->usable && iK<0 ) iK = i;
+      continue;
+    }
     if( c->op==SQLITE_INDEX_CONSTRAINT_LIMIT ){
       if( c->usable ) iLimit = i;
     }else if( c->op==SQLITE_INDEX_CONSTRAINT_OFFSET ){
@@ -803,6 +900,12 @@ static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
         iEq = i;
       }
     }
+  }
+  if( nMatch>0 ){
+    /* A MATCH can only be answered by the search: a plan without it (its
+    ** argument not known yet) is no plan. */
+    if( iMatch<0 ) return SQLITE_CONSTRAINT;
+    return best_index_knn(p, pInfo, iMatch, iK, iEq, iLimit);
   }
   if( iEq>=0 ){
     pInfo->aConstraintUsage[iEq].argvIndex = 1;
@@ -911,6 +1014,7 @@ static int cursor_close(sqlite3_vtab_cursor *cur){
     if( *pp==c ){ *pp = c->pNext; break; }
   }
   if( --p->nCursor==0 && p->seg ) cvec_seg_release_maps(p->seg);
+  if( c->bKnn ) cvec_topk_free(&c->hits);
   sqlite3_free(c->aRec);
   sqlite3_free(c);
   return SQLITE_OK;
@@ -960,6 +1064,154 @@ static sqlite3_int64 count_value(sqlite3_value *v){
   return sqlite3_value_int64(v);
 }
 
+static char *describe_value(sqlite3_value *v, int eType);
+
+/* Polled by a long search: has sqlite3_interrupt() been called? */
+static int knn_interrupted(void *pArg){
+#if SQLITE_VERSION_NUMBER >= 3041000
+  /* sqlite3_is_interrupted() exists from 3.41; an older library's API
+  ** table has no such slot, and then a search runs to its end */
+  if( sqlite3_libversion_number() >= 3041000 ){
+    return sqlite3_is_interrupted((sqlite3*)pArg);
+  }
+#endif
+  (void)pArg;
+  return 0;
+}
+
+static int cmp_u32(const void *a, const void *b){
+  uint32_t x = *(const uint32_t*)a, y = *(const uint32_t*)b;
+  return x<y ? -1 : x>y;
+}
+
+/*
+** PLAN_KNN: run the search now and keep its rows (at most KNN_MAX_K) in the
+** cursor.  argv: the query, then the values the KNN_ flags say.
+*/
+static int knn_filter(cvec_cursor *c, cvec_vtab *p, int idxNum,
+                      sqlite3_value **argv){
+  int iArg = 1;
+  sqlite3_int64 k = -1;
+  uint32_t dim = cvec_seg_dimension(p->seg);
+  if( idxNum & KNN_K ){
+    sqlite3_value *v = argv[iArg++];
+    int t = sqlite3_value_numeric_type(v);
+    double r = sqlite3_value_double(v);
+    if( t!=SQLITE_INTEGER || sqlite3_value_int64(v)<1
+     || sqlite3_value_int64(v)>KNN_MAX_K ){
+      if( t==SQLITE_FLOAT && r==(double)(sqlite3_int64)r && r>=1 && r<=KNN_MAX_K ){
+        k = (sqlite3_int64)r;
+      }else{
+        char *zV = describe_value(v, sqlite3_value_type(v));
+        set_error(p, CVEC_PREFIX "%s: k = %s is not an integer in 1..%d",
+                  p->zTable, zV ? zV : "?", KNN_MAX_K);
+        sqlite3_free(zV);
+        return SQLITE_ERROR;
+      }
+    }else{
+      k = sqlite3_value_int64(v);
+    }
+  }
+  if( idxNum & KNN_LIMIT ){
+    sqlite3_int64 n = sqlite3_value_int64(argv[iArg++]);
+    if( n>=0 && (k<0 || n<k) ){
+      if( n>KNN_MAX_K ){
+        set_error(p, CVEC_PREFIX "%s: LIMIT %lld is more than the %d nearest "
+                  "rows a search returns", p->zTable, n, KNN_MAX_K);
+        return SQLITE_ERROR;
+      }
+      k = n;
+    }
+  }
+  if( k<0 ){
+    set_error(p, CVEC_PREFIX "%s: a MATCH search needs k = N (or ORDER BY "
+              "distance LIMIT N, which SQLite passes on from version 3.41)",
+              p->zTable);
+    return SQLITE_ERROR;
+  }
+  /* the query, decoded (and copied where it is not float-aligned) */
+  const unsigned char *aQ;
+  uint32_t nQ;
+  void *pFree = 0;
+  char *zErr = 0;
+  int rc = cvec_vector_from_value(argv[0], "query vector", 0, dim, &aQ, &nQ,
+                                  &pFree, &zErr);
+  if( rc ){
+    take_error(p, zErr);
+    return rc;
+  }
+  float *aCopy = 0;
+  const float *q = (const float*)(const void*)aQ;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
+  if( ((uintptr_t)aQ & 3)!=0 )
+#endif
+  {
+    aCopy = sqlite3_malloc64((sqlite3_uint64)dim*sizeof(float) + 1);
+    if( aCopy==0 ){ sqlite3_free(pFree); return SQLITE_NOMEM; }
+    for(uint32_t j=0; j<dim; j++) aCopy[j] = cvec_get_f32le(aQ+4*(size_t)j);
+    q = aCopy;
+  }
+  /* the pre-filter: the records of the ids given, each once */
+  if( idxNum & (KNN_IN|KNN_EQ) ){
+    sqlite3_value *vIds = argv[iArg++];
+    uint32_t id;
+    if( idxNum & KNN_EQ ){
+      if( cvec_id_from_value(vIds, &id)==CVEC_ID_OK ){
+        int64_t r = cvec_seg_lookup(p->seg, id);
+        if( r>=0 && r<(int64_t)c->snap && cursor_push(c, (uint32_t)r) ) rc = SQLITE_NOMEM;
+      }
+    }else{
+      sqlite3_value *v;
+      int irc;
+      for(irc = sqlite3_vtab_in_first(vIds, &v); irc==SQLITE_OK && v && rc==SQLITE_OK;
+          irc = sqlite3_vtab_in_next(vIds, &v)){
+        if( cvec_id_from_value(v, &id)!=CVEC_ID_OK ) continue;
+        int64_t r = cvec_seg_lookup(p->seg, id);
+        if( r>=0 && r<(int64_t)c->snap && cursor_push(c, (uint32_t)r) ) rc = SQLITE_NOMEM;
+      }
+      if( rc==SQLITE_OK && irc!=SQLITE_DONE && irc!=SQLITE_OK ) rc = irc;
+    }
+    if( rc==SQLITE_OK && cvec_seg_broken(p->seg) ) rc = seg_error(p, CVEC_NOMEM);
+    if( rc==SQLITE_OK && c->nRec>1 ){
+      qsort(c->aRec, c->nRec, sizeof(c->aRec[0]), cmp_u32);
+      uint32_t n = 1;
+      for(uint32_t j=1; j<c->nRec; j++){
+        if( c->aRec[j]!=c->aRec[n-1] ) c->aRec[n++] = c->aRec[j];
+      }
+      c->nRec = n;
+    }
+  }
+  if( rc==SQLITE_OK ){
+    cvec_knn_query a;
+    memset(&a, 0, sizeof(a));
+    a.q = q;
+    a.metric = p->metric;
+    a.k = (uint32_t)k;
+    a.nVisible = c->snap;
+    if( idxNum & (KNN_IN|KNN_EQ) ){
+      static const uint32_t none = 0;
+      a.aRec = c->nRec ? c->aRec : &none;   /* not NULL: no record at all */
+      a.nRec = c->nRec;
+    }
+    a.xInterrupted = knn_interrupted;
+    a.pArg = p->db;
+    int crc = cvec_seg_knn(p->seg, &a, &c->hits);
+    if( crc ) rc = seg_error(p, crc);
+  }
+  sqlite3_free(aCopy);
+  sqlite3_free(pFree);
+  c->nRec = 0;
+  if( rc ) return rc;
+  c->bKnn = 1;
+  c->kUsed = (uint32_t)k;
+  c->iHit = 0;
+  if( c->hits.n>0 ){
+    c->i = c->hits.a[0].rec;
+    c->end = c->snap;
+  }
+  return SQLITE_OK;
+}
+
 static int cursor_filter(sqlite3_vtab_cursor *cur, int idxNum,
                          const char *idxStr, int argc, sqlite3_value **argv){
   cvec_cursor *c = (cvec_cursor*)cur;
@@ -968,9 +1220,15 @@ static int cursor_filter(sqlite3_vtab_cursor *cur, int idxNum,
   c->i = c->end = 0;
   c->nRec = c->iRec = 0;
   c->nLeft = -1;
+  if( c->bKnn ){
+    cvec_topk_free(&c->hits);
+    c->bKnn = 0;
+  }
   int rc;
   uint32_t id;
   switch( idxNum & 3 ){
+    case PLAN_KNN:
+      return knn_filter(c, p, idxNum, argv);
     case PLAN_LOOKUP:
       if( cvec_id_from_value(argv[0], &id)==CVEC_ID_OK ){
         int64_t r = cvec_seg_lookup(p->seg, id);
@@ -1023,6 +1281,14 @@ static int cursor_filter(sqlite3_vtab_cursor *cur, int idxNum,
 
 static int cursor_next(sqlite3_vtab_cursor *cur){
   cvec_cursor *c = (cvec_cursor*)cur;
+  if( c->bKnn ){
+    if( ++c->iHit < c->hits.n ){
+      c->i = c->hits.a[c->iHit].rec;
+    }else{
+      c->i = c->end;
+    }
+    return SQLITE_OK;
+  }
   if( c->nRec>0 ){
     /* PLAN_IN: the next record found */
     if( ++c->iRec < c->nRec ){
@@ -1052,6 +1318,10 @@ static int cursor_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int iCo
   const unsigned char *r = cvec_seg_record(s, c->i);
   if( iCol==0 ){
     sqlite3_result_int64(ctx, cvec_get_u32le(r));
+  }else if( iCol==COL_DISTANCE ){
+    if( c->bKnn ) sqlite3_result_double(ctx, c->hits.a[c->iHit].dist);
+  }else if( iCol==COL_K ){
+    if( c->bKnn ) sqlite3_result_int64(ctx, c->kUsed);
   }else if( iCol==1 ){
     /* Committed records never change and stay mapped while cursors are
     ** open (see cursor_close): no copy.  Pending ones sit in a buffer that
@@ -1149,6 +1419,12 @@ static int vtab_update(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   if( sqlite3_value_type(argv[0])!=SQLITE_NULL ){
     set_error(p, CVEC_PREFIX "%s: UPDATE is not supported; segments are "
                  "append-only", p->zTable);
+    return SQLITE_ERROR;
+  }
+  if( sqlite3_value_type(argv[2+COL_DISTANCE])!=SQLITE_NULL
+   || sqlite3_value_type(argv[2+COL_K])!=SQLITE_NULL ){
+    set_error(p, CVEC_PREFIX "%s: distance and k are not stored; they are "
+                 "results of a MATCH search", p->zTable);
     return SQLITE_ERROR;
   }
   if( sqlite3_vtab_on_conflict(p->db)==SQLITE_REPLACE ){
