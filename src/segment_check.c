@@ -103,6 +103,20 @@ static int ignore_problem(void *ctx, const char *k, int64_t r, int64_t i,
   return 0;
 }
 
+/* 1 if record i of the file at zPath has CRC-32 crc. */
+static int record_crc_is(const char *zPath, const raw_info *r, uint64_t i,
+                         uint32_t crc){
+  int fd = open(zPath, O_RDONLY|O_CLOEXEC|O_NONBLOCK);
+  unsigned char *a = malloc(r->recsize);
+  int ok = fd>=0 && a
+        && cvec_pread_all(fd, a, r->recsize,
+                          (off_t)CVEC_HEADER_SIZE + (off_t)i*(off_t)r->recsize)==0
+        && cvec_crc32(a, r->recsize)==crc;
+  free(a);
+  if( fd>=0 ) close(fd);
+  return ok;
+}
+
 /*
 ** Bytes past the count: does the intent note (segment_intent.h) explain
 ** them as the tail of a cvec transaction that did not finish?  If so,
@@ -124,9 +138,18 @@ static int check_note(const char *zPath, const char *zName, const raw_info *r,
         && note->ino==ino
         && (note->newCount==0 || note->newCount>r->count);
   close(fd);
+  /* and the records it names by CRC are the ones in the file (as the
+  ** writer's classify() decides: segment_write.c) */
+  if( ok && r->complete > r->count ){
+    ok = record_crc_is(zPath, r, r->count, note->crcFirst);
+  }
+  if( ok && note->newCount && r->complete >= note->newCount ){
+    ok = record_crc_is(zPath, r, note->newCount-1, note->crcLast);
+  }
   int rc = 0;
   if( ok ){
-    const char *zOwner = note->zOwner[0] ? note->zOwner : "a database without a file";
+    const char *zOwner = note->zOwner[0] ? note->zOwner
+                       : note->tid ? "another table" : "a database without a file";
     if( note->newCount ){
       rc = report(x, ctx, "unfinished", r->count, -1, "%s: a transaction of "
           "%s did not finish; its %u records past the count are rolled forward "
