@@ -91,6 +91,8 @@ struct cvec_vtab {
 #define KNN_LIMIT   32   /* a LIMIT (ORDER BY distance consumed, or none) */
 #define KNN_IN      64   /* an IN list of ids: search among them only */
 #define KNN_EQ     128   /* one id: search among it only */
+#define KNN_OFFSET 256   /* with KNN_LIMIT: the OFFSET, which SQLite applies
+                         ** itself after the search: search LIMIT+OFFSET */
 
 /* Columns; distance and k are HIDDEN (not in SELECT *, not stored). */
 #define COL_ID        0
@@ -833,7 +835,7 @@ static int vtab_rename(sqlite3_vtab *pVtab, const char *zNew){
 ** rows of another table, use "id IN (SELECT ...)" (README).
 */
 static int best_index_knn(cvec_vtab *p, sqlite3_index_info *pInfo, int iMatch,
-                          int iK, int iEq, int iLimit){
+                          int iK, int iEq, int iLimit, int iOffset){
   int n = 0;
   pInfo->idxNum = PLAN_KNN;
   pInfo->aConstraintUsage[iMatch].argvIndex = ++n;
@@ -854,6 +856,10 @@ static int best_index_knn(cvec_vtab *p, sqlite3_index_info *pInfo, int iMatch,
   if( iLimit>=0 && (pInfo->nOrderBy==0 || ordered) ){
     pInfo->aConstraintUsage[iLimit].argvIndex = ++n;
     pInfo->idxNum |= KNN_LIMIT;
+    if( iOffset>=0 ){
+      pInfo->aConstraintUsage[iOffset].argvIndex = ++n;
+      pInfo->idxNum |= KNN_OFFSET;
+    }
   }
   double nRow = p->seg ? (double)cvec_seg_nrec(p->seg) : 1e6;
   double cost = 10.0 + nRow;
@@ -905,7 +911,7 @@ static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     /* A MATCH can only be answered by the search: a plan without it (its
     ** argument not known yet) is no plan. */
     if( iMatch<0 ) return SQLITE_CONSTRAINT;
-    return best_index_knn(p, pInfo, iMatch, iK, iEq, iLimit);
+    return best_index_knn(p, pInfo, iMatch, iK, iEq, iLimit, iOffset);
   }
   if( iEq>=0 ){
     pInfo->aConstraintUsage[iEq].argvIndex = 1;
@@ -1114,10 +1120,15 @@ static int knn_filter(cvec_cursor *c, cvec_vtab *p, int idxNum,
   }
   if( idxNum & KNN_LIMIT ){
     sqlite3_int64 n = sqlite3_value_int64(argv[iArg++]);
+    if( idxNum & KNN_OFFSET ){
+      /* SQLite skips the OFFSET rows of what the search returns */
+      sqlite3_int64 o = sqlite3_value_int64(argv[iArg++]);
+      if( n>=0 && o>0 ) n = (o>KNN_MAX_K || n>KNN_MAX_K) ? KNN_MAX_K+1 : n+o;
+    }
     if( n>=0 && (k<0 || n<k) ){
       if( n>KNN_MAX_K ){
-        set_error(p, CVEC_PREFIX "%s: LIMIT %lld is more than the %d nearest "
-                  "rows a search returns", p->zTable, n, KNN_MAX_K);
+        set_error(p, CVEC_PREFIX "%s: LIMIT (with OFFSET) is more than the %d "
+                  "nearest rows a search returns", p->zTable, KNN_MAX_K);
         return SQLITE_ERROR;
       }
       k = n;
@@ -1393,6 +1404,8 @@ static int begin_write_waiting(cvec_vtab *p){
 ** type as given, before cvec_id_from_value() converted numeric text. */
 static char *describe_value(sqlite3_value *v, int eType){
   switch( eType ){
+    case SQLITE_NULL:
+      return sqlite3_mprintf("NULL");
     case SQLITE_TEXT:
       return sqlite3_mprintf("'%q'", (const char*)sqlite3_value_text(v));
     case SQLITE_BLOB:
