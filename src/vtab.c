@@ -658,6 +658,7 @@ static int vtab_disconnect(sqlite3_vtab *pVtab){
     }
   }
   cvec_seg_close(p->seg);
+  sqlite3_free(p->base.zErrMsg);
   sqlite3_free(p->zDb);
   sqlite3_free(p->zOwner);
   sqlite3_free(p->zTable);
