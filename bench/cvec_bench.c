@@ -39,19 +39,61 @@
 **      milliseconds per query (every row stepped, every blob touched).  A
 **      run repeats the query max(1, 1e6/N) times.  The output shows
 **      EXPLAIN QUERY PLAN for both engines.
-**   5. first lookup on a fresh connection: from sqlite3_open_v2, through
+**   5. KNN top-10, exact, by L2 distance, milliseconds per search:
+**        cvec   SELECT id, distance FROM t WHERE vector MATCH ?1 AND k = 10
+**        plain  SELECT id, cvec_distance_l2(vector, ?1) AS d FROM t
+**                ORDER BY d LIMIT 10
+**      (cvec loaded on plain's connection for the function), every row
+**      stepped, the statement prepared outside the time.  The query vectors
+**      are D random floats in [-1, 1), one seed per search, the same for
+**      every engine.  One warm-up search (not timed), then 10 searches
+**      (plain: 5 from N x D >= 1e8, i.e. 1M x 128, where one takes about
+**      half a second); the median.  Since element 0 of a stored vector is
+**      its id, the nearest ids of a random query are always near 1 (every
+**      search still computes all N distances); the warm-up has its element
+**      0 set to N/2 instead, a check in the middle of the table.  Every
+**      search both engines ran must give the same top-10 ids (else an
+**      error, exit status 1).
+**      Beside them, in the parent process, over a malloc'ed array of the
+**      same N x D floats: a C loop (squared L2 with 4 float accumulators,
+**      compiled with the bench's flags, and a top-10; its ids are compared
+**      with cvec's and the number of searches that differ is shown), and
+**      the floor: reading the N x D floats once (their sum, 16
+**      accumulators), i.e. the memory read rate of one core.  cvec/floor
+**      is the ratio that matters: how close the search comes to reading
+**      the vectors once.  The segment holds 4 more bytes per vector (the
+**      id): 0.8% at D = 128.
+**      Two passes over the same searches: first cvec and the floor read
+**      back to back (the order alternating) and the C loop; then plain.
+**      Plain's long searches stream its whole table through the page
+**      cache, and on a test VM the memory reads of a process that maps a
+**      file (cvec, or a plain read loop over cvec's mapped segment) were
+**      then up to 1.8 times slower for the next searches, while the
+**      parent's reads of its own array were not: interleaved, that lands
+**      on cvec only.  So this figure has no 'paired runs' range.
+**      If $CVEC_BENCH_VEC0 names sqlite-vec's loadable module, a third
+**      child (started after the first pass) fills
+**        CREATE VIRTUAL TABLE v USING vec0(embedding float[D])
+**      with the same vectors (one timed bulk insert) and runs
+**        SELECT rowid, distance FROM v WHERE embedding MATCH ?1 AND k = 10
+**      on the same queries in the second pass, beside plain; otherwise the
+**      report says it is not available.
+**      CVEC_KERNEL=scalar|avx2|avx512 forces cvec's distance kernel (the
+**      report names it when set).  A summary table at the end gives these
+**      figures of every configuration side by side.
+**   6. first lookup on a fresh connection: from sqlite3_open_v2, through
 **      (cvec only) sqlite3_enable_load_extension and sqlite3_load_extension,
 **      to the first row of one lookup by id; microseconds.  The load alone
 **      is reported too.  The files are in the OS page cache (they were just
 **      written and read): a warm open, not a cold one from disk.  For cvec
 **      it includes opening the segment and its id index.
-**   6. the raw sequential write rate of the disk, in the same directory:
+**   7. the raw sequential write rate of the disk, in the same directory:
 **      N x (4 + 4D) bytes (the size of the segment's records) written in
 **      1 MiB chunks, then fsync; MB/s and vectors/s.  Each engine's bulk
 **      insert is also shown as a % of it.  On a virtual machine this rate
 **      follows the host's caching and can swing several-fold between
 **      runs (the output gives the range), so a % above 100 can happen.
-**   7. memory: each engine runs in its own child process, which reports
+**   8. memory: each engine runs in its own child process, which reports
 **      VmHWM (peak resident set) and the largest RssAnon (private anonymous
 **      memory, sampled after every step) from /proc/self/status.  VmHWM
 **      counts the pages of cvec's memory-mapped files that the process
@@ -69,14 +111,18 @@
 ** figure is noisy.
 **
 ** Configurations: N = 10k, 100k and 1M at dimension 128, and N = 100k at
-** dimension 384 and 768.  The files of a configuration are deleted after
-** it (1M x 128 is about 0.55 GB per engine).  The default run takes about
-** two minutes on a 2-core virtual machine.
+** dimension 384 and 768; the KNN figure for 100k x 128, 1M x 128 and
+** 100k x 768 (with --n/--dim: for every configuration, unless --no-knn).
+** The files of a configuration are deleted after it (1M x 128 is about
+** 0.55 GB per engine; the KNN figure also holds the N x D floats in the
+** parent's memory while it runs).  The default run takes about two minutes
+** on a 2-core virtual machine, of which the KNN figures take about 20 s.
 **
 ** Build and run (from the build directory):
 **
 **   make bench                          all configurations
 **   make bench BENCH_ARGS=--quick       10k x 128 and 100k x 128 only
+**                                       (KNN: 100k x 128)
 **   make bench BENCH_ARGS='--n 1M --dim 128'
 **
 ** or directly:
@@ -98,6 +144,12 @@
 **   --dim LIST      dimensions, comma-separated
 **   --k K           lookups per run (default min(N, 100000))
 **   --k-autocommit K  lookups per run in autocommit (default: as --k)
+**   --no-knn        leave out the KNN figure
+**
+** Environment:
+**   CVEC_BENCH_VEC0=PATH  sqlite-vec's loadable module (vec0), to add it to
+**                   the KNN figure; never fetched by the benchmark
+**   CVEC_KERNEL=NAME  read by cvec itself: force its distance kernel
 **
 ** Standard output carries the report; progress goes to standard error when
 ** that is a terminal.  Every SQLite call is checked: on an error the program
@@ -138,14 +190,21 @@
 #define MAX_N         16000000L     /* first float == id stays exact */
 #define MAX_DIM       65536
 #define PATH_MAX_LEN  4096
+#define KNN_K         10            /* neighbours per search (the "10" of
+                                    ** the KNN statements below) */
+#define KNN_QUERIES   10            /* timed searches per configuration */
+#define KNN_QUERIES_SLOW 5          /* plain's, from N x D >= KNN_SLOW */
+#define KNN_SLOW      1e8
 
-enum { ENG_CVEC, ENG_PLAIN, N_ENG };
-static const char *const azEngine[N_ENG] = { "cvec", "plain" };
+/* The two engines compared everywhere, then sqlite-vec's vec0 (KNN only) */
+enum { ENG_CVEC, ENG_PLAIN, N_ENG, ENG_VEC0 = N_ENG, N_CHILD };
+static const char *const azEngine[N_CHILD] = { "cvec", "plain", "vec0" };
 
-typedef struct config { long n; int dim; } config;
+typedef struct config { long n; int dim; int knn; } config;
 
 /* Options */
 static const char *g_ext = 0;
+static const char *g_vec0 = 0;     /* $CVEC_BENCH_VEC0: sqlite-vec, or 0 */
 static long g_k = 0;
 static long g_k_ac = 0;
 static int g_progress = 0;
@@ -156,7 +215,7 @@ static int g_progress = 0;
 
 static const char *g_who = "cvec_bench";   /* prefix of error messages */
 static pid_t g_parent = 0;                 /* the parent's pid */
-static pid_t g_child[N_ENG];               /* running children, or 0 */
+static pid_t g_child[N_CHILD];             /* running children, or 0 */
 static char g_root[PATH_MAX_LEN];          /* scratch directory */
 static int g_ownRoot = 0;                  /* we created it: remove it all */
 static char g_cfgDir[PATH_MAX_LEN];        /* current configuration's dir */
@@ -166,7 +225,7 @@ static void rm_rf(const char *zPath);
 /* In the parent: stop the children and remove the files. */
 static void cleanup(void){
   if( getpid()!=g_parent ) return;
-  for(int e=0; e<N_ENG; e++){
+  for(int e=0; e<N_CHILD; e++){
     if( g_child[e]>0 ){
       int status;
       kill(g_child[e], SIGKILL);
@@ -330,16 +389,18 @@ static void finalize(sqlite3 *db, sqlite3_stmt *st){
   check(db, sqlite3_finalize(st), SQLITE_OK, "sqlite3_finalize");
 }
 
-static void load_cvec(sqlite3 *db){
+static void load_ext(sqlite3 *db, const char *zPath){
   char *zErr = 0;
   int rc;
   check(db, sqlite3_enable_load_extension(db, 1), SQLITE_OK,
         "sqlite3_enable_load_extension");
-  rc = sqlite3_load_extension(db, g_ext, 0, &zErr);
+  rc = sqlite3_load_extension(db, zPath, 0, &zErr);
   if( rc!=SQLITE_OK ){
-    die("load_extension(%s): %s", g_ext, zErr ? zErr : sqlite3_errstr(rc));
+    die("load_extension(%s): %s", zPath, zErr ? zErr : sqlite3_errstr(rc));
   }
 }
+
+static void load_cvec(sqlite3 *db){ load_ext(db, g_ext); }
 
 static sqlite3 *open_db(const char *zPath, int flags){
   sqlite3 *db = 0;
@@ -388,6 +449,19 @@ static const float *vector_of(long id, int dim){
   return g_vec;
 }
 
+/* Query qi of the KNN figure into q: D floats in [-1, 1) of their own
+** seed, the same in every process.  Query 0, the warm-up, has its first
+** element set to N/2: since element 0 of every stored vector is its id, the
+** neighbours of the other queries are always ids near 1, and this one checks
+** the search in the middle of the table. */
+static void knn_query(int qi, long n, int dim, float *q){
+  uint64_t s = SEED ^ (0x6b6e6e00u + (uint64_t)qi*104729u);
+  for(int j=0; j<dim; j++){
+    q[j] = (float)((double)(rnd(&s)>>40) / (double)(1u<<23)) - 1.0f;
+  }
+  if( qi==0 ) q[0] = (float)(n/2);
+}
+
 /* Check a blob read back for id (for any id when id is 0); returns its
 ** first float. */
 static float check_blob(sqlite3_stmt *st, int iCol, long id, int dim){
@@ -408,6 +482,12 @@ static const char zLookup[] = "SELECT vector FROM t WHERE id = ?";
 static const char zScan[] = "SELECT vector FROM t";
 static const char zJoin[] =
   "SELECT v.vector FROM meta m JOIN t v ON v.id = m.id WHERE m.lang = 'en'";
+/* The KNN search of each engine (k: KNN_K) */
+static const char *const azKnn[N_CHILD] = {
+  "SELECT id, distance FROM t WHERE vector MATCH ?1 AND k = 10",
+  "SELECT id, cvec_distance_l2(vector, ?1) AS d FROM t ORDER BY d LIMIT 10",
+  "SELECT rowid, distance FROM v WHERE embedding MATCH ?1 AND k = 10",
+};
 
 /* The seed of the random ids of lookup run `run`: the same for both
 ** engines. */
@@ -421,12 +501,17 @@ static uint64_t lookup_seed(int run){
 
 /* Steps the parent asks for.  Each answers with a reply. */
 enum { OP_INSERT, OP_META, OP_LOOKUP_AC, OP_LOOKUP_TX, OP_SCAN, OP_JOIN,
-       OP_FRESH, OP_END };
+       OP_FRESH, OP_KNN, OP_END };
 static const char *const azOp[] = { "insert", "meta", "lookups", "lookups",
-                                    "scan", "join", "fresh", "end" };
+                                    "scan", "join", "fresh", "knn", "end" };
 
 typedef struct cmd { int op; int run; long arg; } cmd;
-typedef struct reply { double a, b; long rows; } reply;
+typedef struct reply {
+  double a, b;
+  long rows;
+  long aId[KNN_K];         /* OP_KNN: the ids and distances found */
+  double aDist[KNN_K];
+} reply;
 
 /* What a child reports at OP_END. */
 typedef struct final {
@@ -442,6 +527,7 @@ typedef struct engine {
   char zDb[PATH_MAX_LEN];     /* the database of the last insert run */
   char zVecs[PATH_MAX_LEN];   /* and its segment directory */
   sqlite3 *db;                /* open from the insert until OP_FRESH */
+  int cvecLoaded;             /* plain: cvec loaded on db (for OP_KNN) */
   double anon;                /* peak RssAnon, MiB */
   char plan[1024];
 } engine;
@@ -468,17 +554,24 @@ static double step_insert(engine *E, int run){
   mkpath(E->zDb, "%s/r%d.db", E->zDir, run);
   mkpath(E->zVecs, "%s/r%d.vecs", E->zDir, run);
   E->db = open_db(E->zDb, SQLITE_OPEN_READWRITE|SQLITE_OPEN_CREATE);
+  E->cvecLoaded = 0;
   if( E->eng==ENG_CVEC ){
     load_cvec(E->db);
     snprintf(zSql, sizeof(zSql),
              "CREATE VIRTUAL TABLE t USING cvec_segment(dir='r%d.vecs', "
              "dimension=%d)", run, dim);
+  }else if( E->eng==ENG_VEC0 ){
+    load_ext(E->db, g_vec0);
+    snprintf(zSql, sizeof(zSql),
+             "CREATE VIRTUAL TABLE v USING vec0(embedding float[%d])", dim);
   }else{
     snprintf(zSql, sizeof(zSql),
              "CREATE TABLE t(id INTEGER PRIMARY KEY, vector BLOB)");
   }
   exec(E->db, zSql);
-  st = prepare(E->db, "INSERT INTO t(id, vector) VALUES (?, ?)");
+  st = prepare(E->db, E->eng==ENG_VEC0
+                      ? "INSERT INTO v(rowid, embedding) VALUES (?, ?)"
+                      : "INSERT INTO t(id, vector) VALUES (?, ?)");
   double t0 = now();
   exec(E->db, "BEGIN");
   for(long id=1; id<=n; id++){
@@ -600,6 +693,36 @@ static double step_join(engine *E, long inner, long *pRows){
   return t;
 }
 
+/* KNN search qi (knn_query): r->a seconds from the bind to the last row,
+** stepped; r->rows rows, the first KNN_K of them in r->aId and r->aDist.
+** The statement is prepared outside the time. */
+static void step_knn(engine *E, int qi, reply *r){
+  const char *zSql = azKnn[E->eng];
+  sqlite3_stmt *st;
+  int rc;
+  if( E->eng==ENG_PLAIN && !E->cvecLoaded ){   /* for cvec_distance_l2 */
+    load_cvec(E->db);
+    E->cvecLoaded = 1;
+  }
+  knn_query(qi, E->n, E->dim, g_vec);
+  st = prepare(E->db, zSql);
+  double t0 = now();
+  check(E->db, sqlite3_bind_blob(st, 1, g_vec, 4*E->dim, SQLITE_STATIC),
+        SQLITE_OK, "bind query");
+  r->rows = 0;
+  while( (rc = sqlite3_step(st))==SQLITE_ROW ){
+    if( r->rows<KNN_K ){
+      r->aId[r->rows] = (long)sqlite3_column_int64(st, 0);
+      r->aDist[r->rows] = sqlite3_column_double(st, 1);
+    }
+    r->rows++;
+  }
+  check(E->db, rc, SQLITE_DONE, zSql);
+  check(E->db, sqlite3_reset(st), SQLITE_OK, "sqlite3_reset");
+  r->a = now() - t0;
+  finalize(E->db, st);
+}
+
 /* One lookup on a new connection: seconds to the first row, and seconds
 ** of the load (-1 for plain). */
 static void step_fresh(engine *E, int run, reply *r){
@@ -656,6 +779,7 @@ static void child_main(int eng, const config *c, const char *zDir,
       case OP_SCAN:      r.a = step_scan(&E, k.arg); break;
       case OP_JOIN:      r.a = step_join(&E, k.arg, &r.rows); break;
       case OP_FRESH:     step_fresh(&E, k.run, &r); break;
+      case OP_KNN:       step_knn(&E, k.run, &r); break;
       case OP_END: {
         final f;
         memset(&f, 0, sizeof(f));
@@ -787,8 +911,11 @@ static double raw_disk(const config *c, const char *zDir, unsigned char *buf){
 /* One configuration                                                         */
 /* ------------------------------------------------------------------------ */
 
-/* Timed phases; each has RUNS runs per engine (FRESH_RUNS for the last two) */
-enum { PH_INSERT, PH_AC, PH_TX, PH_SCAN, PH_JOIN, PH_FRESH, PH_LOAD, N_PH };
+/* Timed phases; each has RUNS runs per engine (FRESH_RUNS for the fresh
+** connection and the load; PH_KNN, run before PH_FRESH, has KNN_QUERIES for
+** cvec and knn_plain_runs for plain, 0 when the configuration has none) */
+enum { PH_INSERT, PH_AC, PH_TX, PH_SCAN, PH_JOIN, PH_FRESH, PH_LOAD, PH_KNN,
+       N_PH };
 
 typedef struct measured {
   int runs[N_PH];
@@ -796,10 +923,217 @@ typedef struct measured {
   double raw[RUNS];                  /* raw disk runs */
   long k_ac, k_tx, scan_inner, join_inner, join_rows;
   final fin[N_ENG];
+  /* KNN (PH_KNN), in seconds per search */
+  int knn_plain_runs;
+  double knn_loop[MAX_RUNS];         /* C loop over an in-memory array */
+  double knn_read[MAX_RUNS];         /* reading that array once */
+  int vec0;                          /* sqlite-vec was measured */
+  double vec0_insert;                /* its bulk insert, one run, seconds */
+  double knn_vec0[MAX_RUNS];
+  int loop_differ, vec0_differ;      /* searches whose top ids differ */
+  double knn_ddist;                  /* largest |cvec - plain| distance */
 } measured;
 
 /* Engine of turn i (0 or 1) in run `run`: cvec first in even runs. */
 static int turn(int run, int i){ return run%2==0 ? i : 1-i; }
+
+/* ------------------------------------------------------------------------ */
+/* KNN: the three engines beside a C loop and the memory read rate           */
+/* ------------------------------------------------------------------------ */
+
+static volatile float g_sink;      /* keeps the read loop's sum alive */
+
+/* The vectors of ids 1..N, the same data as the tables, in one malloc'ed
+** array of N x D floats (row id-1 for id). */
+static float *floor_data(const config *c){
+  size_t dim = (size_t)c->dim;
+  float *a = malloc(sizeof(float)*(size_t)c->n*dim);
+  if( a==0 ) die("out of memory (%ld x %d floats)", c->n, c->dim);
+  make_pool(c->dim);
+  for(long id=1; id<=c->n; id++){
+    memcpy(a + (size_t)(id-1)*dim, vector_of(id, c->dim), sizeof(float)*dim);
+  }
+  free(g_pool);          /* the parent keeps nothing big for its forks */
+  free(g_vec);
+  g_pool = g_vec = 0;
+  return a;
+}
+
+/* Squared L2 distance in plain C, 4 independent float accumulators. */
+static float l2sq_c(const float *a, const float *b, int n){
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int j = 0;
+  for(; j+4<=n; j+=4){
+    float d0 = a[j]-b[j], d1 = a[j+1]-b[j+1];
+    float d2 = a[j+2]-b[j+2], d3 = a[j+3]-b[j+3];
+    s0 += d0*d0; s1 += d1*d1; s2 += d2*d2; s3 += d3*d3;
+  }
+  for(; j<n; j++){
+    float d = a[j]-b[j];
+    s0 += d*d;
+  }
+  return (s0+s1) + (s2+s3);
+}
+
+/* The C loop: query q against every row of the array, keeping the KNN_K
+** nearest in a sorted array; their ids (nearest first) into aId.
+** Seconds. */
+static double floor_knn(const float *aData, long n, int dim, const float *q,
+                        long *aId){
+  float aBest[KNN_K];
+  int nBest = 0;
+  double t0 = now();
+  for(long i=0; i<n; i++){
+    float d = l2sq_c(q, aData + (size_t)i*(size_t)dim, dim);
+    int j;
+    if( nBest==KNN_K && !(d < aBest[KNN_K-1]) ) continue;
+    j = nBest<KNN_K ? nBest++ : KNN_K-1;
+    while( j>0 && aBest[j-1]>d ){
+      aBest[j] = aBest[j-1];
+      aId[j] = aId[j-1];
+      j--;
+    }
+    aBest[j] = d;
+    aId[j] = i+1;
+  }
+  return now() - t0;
+}
+
+/* The memory floor: add up all n floats of the array (every byte read
+** once), with 16 independent accumulators in locals, which the compiler
+** keeps in registers (at -O2, 4 SSE vectors), so that the adds keep up with
+** memory: in cache, this loop runs several times faster than from memory.
+** Seconds. */
+static double floor_read(const float *a, size_t n){
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+  float s8 = 0, s9 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0, s14 = 0, s15 = 0;
+  size_t i = 0;
+  double t0 = now();
+  for(; i+16<=n; i+=16){
+    s0 += a[i];    s1 += a[i+1];   s2 += a[i+2];   s3 += a[i+3];
+    s4 += a[i+4];  s5 += a[i+5];   s6 += a[i+6];   s7 += a[i+7];
+    s8 += a[i+8];  s9 += a[i+9];   s10 += a[i+10]; s11 += a[i+11];
+    s12 += a[i+12]; s13 += a[i+13]; s14 += a[i+14]; s15 += a[i+15];
+  }
+  for(; i<n; i++) s0 += a[i];
+  double t = now() - t0;
+  g_sink = ((s0+s1)+(s2+s3)) + ((s4+s5)+(s6+s7))
+         + ((s8+s9)+(s10+s11)) + ((s12+s13)+(s14+s15));
+  return t;
+}
+
+static int same_ids(const long *a, const long *b){
+  return memcmp(a, b, sizeof(long)*KNN_K)==0;
+}
+
+static void print_ids(const char *zWho, const long *a){
+  fprintf(stderr, "  %-6s", zWho);
+  for(int i=0; i<KNN_K; i++) fprintf(stderr, " %ld", a[i]);
+  fputc('\n', stderr);
+}
+
+/* One KNN search by a child; it must give KNN_K rows. */
+static reply knn_do(child *ch, int qi){
+  reply r = child_do(ch, OP_KNN, qi, 0);
+  if( r.rows!=KNN_K ){
+    die("KNN search %d: %s gave %ld rows, expected %d", qi, azEngine[ch->eng],
+        r.rows, KNN_K);
+  }
+  return r;
+}
+
+/* The KNN figure: search 0 (warm-up, checked, not timed), then searches
+** 1..KNN_QUERIES, in two passes over the same searches.  Pass 1: cvec and
+** the floor read back to back (the order alternating), then the C loop.
+** Pass 2: plain (only its first knn_plain_runs) and vec0 if there is one.
+** plain runs apart because its long searches stream its whole table
+** through the page cache: on the test VM, the memory reads of a process
+** that maps a file (cvec, or a plain loop over the same mapped file) were
+** then up to 1.8 times slower for the next searches, while reads of the
+** parent's own array were not; in one pass that lands on cvec only.  Every
+** top-KNN_K of plain must have cvec's ids. */
+static void measure_knn(const config *c, child *ch, const char *zCfg,
+                        measured *m){
+  static long aIdC[KNN_QUERIES+1][KNN_K];     /* cvec's result of each */
+  static double aDistC[KNN_QUERIES+1][KNN_K];
+  child v0;
+  char zDir[PATH_MAX_LEN];
+  float *aData, *q;
+  const int nq = KNN_QUERIES;
+  const int nPlain = (double)c->n*(double)c->dim >= KNN_SLOW
+                     ? KNN_QUERIES_SLOW : nq;
+
+  m->runs[PH_KNN] = nq;
+  m->knn_plain_runs = nPlain;
+  m->vec0 = g_vec0!=0;
+
+  /* Pass 1: cvec, the floor read, the C loop */
+  aData = floor_data(c);
+  q = malloc(sizeof(float)*(size_t)c->dim);
+  if( q==0 ) die("out of memory");
+  for(int run=-1; run<nq; run++){
+    int qi = run+1;
+    reply r;
+    long aLoop[KNN_K];
+    double tRead, tLoop;
+    knn_query(qi, c->n, c->dim, q);
+    if( turn(qi, 0)==ENG_CVEC ){
+      r = knn_do(&ch[ENG_CVEC], qi);
+      tRead = floor_read(aData, (size_t)c->n*(size_t)c->dim);
+    }else{
+      tRead = floor_read(aData, (size_t)c->n*(size_t)c->dim);
+      r = knn_do(&ch[ENG_CVEC], qi);
+    }
+    tLoop = floor_knn(aData, c->n, c->dim, q, aLoop);
+    memcpy(aIdC[qi], r.aId, sizeof(r.aId));
+    memcpy(aDistC[qi], r.aDist, sizeof(r.aDist));
+    if( !same_ids(r.aId, aLoop) ) m->loop_differ++;
+    if( run>=0 ){
+      m->t[PH_KNN][ENG_CVEC][run] = r.a;
+      m->knn_loop[run] = tLoop;
+      m->knn_read[run] = tRead;
+    }
+  }
+  free(q);
+  free(aData);             /* before vec0's fork */
+
+  /* Pass 2: plain, checked against cvec, and vec0 */
+  if( m->vec0 ){
+    mkpath(zDir, "%s/%s", zCfg, azEngine[ENG_VEC0]);
+    child_start(&v0, ENG_VEC0, c, zDir, ch, N_ENG);
+    m->vec0_insert = child_do(&v0, OP_INSERT, 0, 0).a;
+  }
+  for(int run=-1; run<nq; run++){
+    int qi = run+1;
+    reply r;
+    if( run<nPlain ){
+      r = knn_do(&ch[ENG_PLAIN], qi);
+      if( !same_ids(aIdC[qi], r.aId) ){
+        fflush(stdout);
+        fprintf(stderr, "%s: KNN search %d (%ld x %d): the top-%d ids of "
+                "cvec and plain differ:\n", g_who, qi, c->n, c->dim, KNN_K);
+        print_ids("cvec", aIdC[qi]);
+        print_ids("plain", r.aId);
+        die("KNN results differ");
+      }
+      for(int i=0; i<KNN_K; i++){
+        double d = aDistC[qi][i] - r.aDist[i];
+        if( d<0 ) d = -d;
+        if( d>m->knn_ddist ) m->knn_ddist = d;
+      }
+      if( run>=0 ) m->t[PH_KNN][ENG_PLAIN][run] = r.a;
+    }
+    if( m->vec0 ){
+      r = knn_do(&v0, qi);
+      if( !same_ids(aIdC[qi], r.aId) ) m->vec0_differ++;
+      if( run>=0 ) m->knn_vec0[run] = r.a;
+    }
+  }
+  if( m->vec0 ){
+    final f;
+    child_end(&v0, &f);
+  }
+}
 
 static void measure(const config *c, const char *zCfg, measured *m){
   child ch[N_ENG];
@@ -828,11 +1162,16 @@ static void measure(const config *c, const char *zCfg, measured *m){
     memcpy(buf+i, &x, 8);
   }
   for(int ph=0; ph<N_PH; ph++){
-    m->runs[ph] = ph>=PH_FRESH ? FRESH_RUNS : RUNS;
+    m->runs[ph] = ph==PH_FRESH || ph==PH_LOAD ? FRESH_RUNS : RUNS;
   }
+  m->runs[PH_KNN] = 0;             /* set by measure_knn */
 
   for(int ph=0; ph<N_PH; ph++){
-    if( ph==PH_LOAD ) continue;    /* measured with PH_FRESH */
+    if( ph==PH_LOAD || ph==PH_KNN ) continue;   /* measured elsewhere */
+    if( ph==PH_FRESH && c->knn ){  /* before OP_FRESH closes E->db */
+      progress(" knn");
+      measure_knn(c, ch, zCfg, m);
+    }
     progress(" %s%s", azOp[aOp[ph]],
              ph==PH_AC ? "(ac)" : ph==PH_TX ? "(txn)" : "");
     if( ph==PH_AC ){
@@ -900,7 +1239,8 @@ static const char *num(double v){
   return z;
 }
 
-#define N_FIG 10
+enum { FIG_INSERT, FIG_INSERT_RAW, FIG_AC, FIG_TX, FIG_SCAN, FIG_JOIN,
+       FIG_KNN, FIG_FRESH, FIG_LOAD, FIG_HWM, FIG_ANON, N_FIG };
 static const char *const azFig[N_FIG] = {
   "bulk insert, one txn (vectors/s)",
   "  as % of raw write+fsync rate (%)",
@@ -908,17 +1248,18 @@ static const char *const azFig[N_FIG] = {
   "lookup by id, in one txn (us/lookup)",
   "full scan (rows/s)",
   "join with meta, 10% 'en' (ms/query)",
+  "KNN top-10 (ms/query)",
   "fresh connection to first row (us)",
   "  of which load_extension (us)",
   "peak RSS, VmHWM (MiB)",
   "peak RssAnon (MiB)",
 };
 /* 1: higher is better for cvec; 0: lower is better */
-static const int aHigher[N_FIG] = { 1, 1, 0, 0, 1, 0, 0, 0, 0, 0 };
+static const int aHigher[N_FIG] = { 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
 /* The phase behind each figure, -1 for the memory figures */
 static const int aPhase[N_FIG] = {
-  PH_INSERT, PH_INSERT, PH_AC, PH_TX, PH_SCAN, PH_JOIN, PH_FRESH, PH_LOAD,
-  -1, -1
+  PH_INSERT, PH_INSERT, PH_AC, PH_TX, PH_SCAN, PH_JOIN, PH_KNN, PH_FRESH,
+  PH_LOAD, -1, -1
 };
 
 /* Figure f from a time t (seconds) of its phase; -1 when it has none. */
@@ -926,17 +1267,24 @@ static double figure_of(const config *c, const measured *m, int f, double t){
   double raw = median(m->raw, RUNS);
   if( t<0 ) return -1;
   switch( f ){
-    case 0: return (double)c->n / t;
-    case 1: return 100.0 * raw / t;
-    case 2: return 1e6 * t / (double)m->k_ac;
-    case 3: return 1e6 * t / (double)m->k_tx;
-    case 4: return (double)c->n / t;
-    case 5: return 1e3 * t;
-    case 6: return 1e6 * t;
-    case 7: return 1e6 * t;
+    case FIG_INSERT:     return (double)c->n / t;
+    case FIG_INSERT_RAW: return 100.0 * raw / t;
+    case FIG_AC:         return 1e6 * t / (double)m->k_ac;
+    case FIG_TX:         return 1e6 * t / (double)m->k_tx;
+    case FIG_SCAN:       return (double)c->n / t;
+    case FIG_JOIN:       return 1e3 * t;
+    case FIG_KNN:        return 1e3 * t;
+    case FIG_FRESH:      return 1e6 * t;
+    case FIG_LOAD:       return 1e6 * t;
   }
   return -1;
 }
+
+/* The KNN figures of a configuration, in ms per search (-1: none) */
+typedef struct knn_summary {
+  double cvec, plain, loop, read, vec0;
+  double gbps;               /* the read rate of the array, GB/s */
+} knn_summary;
 
 static void print_plan(const char *zEng, const char *zPlan){
   const char *z = zPlan;
@@ -950,8 +1298,52 @@ static void print_plan(const char *zEng, const char *zPlan){
   }
 }
 
+/* The KNN figure beside its floors (when the configuration has one). */
+static void print_knn(const config *c, const measured *m, knn_summary *k){
+  const int nq = m->runs[PH_KNN];
+  const char *zKernel = getenv("CVEC_KERNEL");
+  double mb = (double)c->n*(double)c->dim*4.0/1e6;
+  k->cvec = 1e3*median(m->t[PH_KNN][ENG_CVEC], nq);
+  k->plain = 1e3*median(m->t[PH_KNN][ENG_PLAIN], m->knn_plain_runs);
+  k->loop = 1e3*median(m->knn_loop, nq);
+  k->read = 1e3*median(m->knn_read, nq);
+  k->vec0 = m->vec0 ? 1e3*median(m->knn_vec0, nq) : -1;
+  k->gbps = mb/k->read;     /* MB per ms = GB/s */
+
+  printf("\nKNN top-%d, medians of %d searches (plain: %d), random query "
+         "vectors, after one\nwarm-up; cvec, the floor and the C loop in "
+         "one pass, plain%s in a second;\ncvec kernel: %s\n", KNN_K, nq,
+         m->knn_plain_runs, m->vec0 ? " and vec0" : "",
+         zKernel && zKernel[0] ? zKernel
+         : "the best this CPU has (CVEC_KERNEL unset)");
+  printf("  cvec   %s\n  plain  %s\n", azKnn[ENG_CVEC], azKnn[ENG_PLAIN]);
+  printf("  %-52s %10s ms\n", "cvec", num(k->cvec));
+  printf("  %-52s %10s ms   cvec/plain %.3f\n", "plain, cvec_distance_l2 "
+         "ORDER BY d LIMIT 10", num(k->plain), k->cvec/k->plain);
+  printf("  %-52s %10s ms   cvec/loop  %.2f\n", "C loop over an in-memory "
+         "array, 4 float accumulators", num(k->loop), k->cvec/k->loop);
+  printf("  %-52s %10s ms   cvec/floor %.2f\n", "floor: read the array once "
+         "(sum of N x D floats)", num(k->read), k->cvec/k->read);
+  printf("  %-52s %10s\n", "  = read rate, GB/s", num(k->gbps));
+  if( m->vec0 ){
+    printf("  %-52s %10s ms   cvec/vec0  %.2f\n", "sqlite-vec vec0",
+           num(k->vec0), k->cvec/k->vec0);
+    printf("  %-52s %10s\n", "  its bulk insert, one txn, one run (vectors/s)",
+           num((double)c->n/m->vec0_insert));
+  }else{
+    printf("  sqlite-vec: not available (set CVEC_BENCH_VEC0)\n");
+  }
+  printf("  checked: cvec's top-%d ids = plain's in all %d searches both "
+         "ran (the warm-up\n  included; largest distance difference %.3g); "
+         "searches whose ids differ\n  from cvec's: C loop %d of %d",
+         KNN_K, m->knn_plain_runs+1, m->knn_ddist, m->loop_differ, nq+1);
+  if( m->vec0 ) printf(", vec0 %d of %d", m->vec0_differ, nq+1);
+  printf("\n");
+}
+
 static void print_config(const config *c, const measured *m,
-                         double ratio[N_FIG], double elapsed){
+                         double ratio[N_FIG], knn_summary *pKnn,
+                         double elapsed){
   double bytes = (double)c->n * (4.0 + 4.0*c->dim);
   double raw = median(m->raw, RUNS);
 
@@ -977,21 +1369,27 @@ static void print_config(const config *c, const measured *m,
     char zR[32], zRange[48];
     zRange[0] = 0;
     if( ph<0 ){
-      x = f==8 ? m->fin[ENG_CVEC].hwm_mib : m->fin[ENG_CVEC].anon_mib;
-      y = f==8 ? m->fin[ENG_PLAIN].hwm_mib : m->fin[ENG_PLAIN].anon_mib;
+      x = f==FIG_HWM ? m->fin[ENG_CVEC].hwm_mib : m->fin[ENG_CVEC].anon_mib;
+      y = f==FIG_HWM ? m->fin[ENG_PLAIN].hwm_mib : m->fin[ENG_PLAIN].anon_mib;
+    }else if( m->runs[ph]==0 ){    /* not measured */
+      x = y = -1;
     }else{
       int n = m->runs[ph];
+      int nPlain = ph==PH_KNN ? m->knn_plain_runs : n;
       double lo = 0, hi = 0;
       x = figure_of(c, m, f, median(m->t[ph][ENG_CVEC], n));
-      y = figure_of(c, m, f, median(m->t[ph][ENG_PLAIN], n));
-      for(int run=0; run<n; run++){
+      y = figure_of(c, m, f, median(m->t[ph][ENG_PLAIN], nPlain));
+      for(int run=0; run<nPlain; run++){
         double a = figure_of(c, m, f, m->t[ph][ENG_CVEC][run]);
         double b = figure_of(c, m, f, m->t[ph][ENG_PLAIN][run]);
         if( a<0 || b<=0 ){ lo = -1; break; }
         if( run==0 || a/b<lo ) lo = a/b;
         if( run==0 || a/b>hi ) hi = a/b;
       }
-      if( lo>=0 ) snprintf(zRange, sizeof(zRange), "%.2f - %.2f", lo, hi);
+      /* KNN: cvec and plain run in separate passes, not back to back */
+      if( lo>=0 && ph!=PH_KNN ){
+        snprintf(zRange, sizeof(zRange), "%.2f - %.2f", lo, hi);
+      }
     }
     ratio[f] = (x>=0 && y>0) ? x/y : -1;
     if( ratio[f]>=0 ) snprintf(zR, sizeof(zR), "%.2f", ratio[f]);
@@ -1008,6 +1406,8 @@ static void print_config(const config *c, const measured *m,
   printf("EXPLAIN QUERY PLAN of the join:\n");
   print_plan("cvec", m->fin[ENG_CVEC].plan);
   print_plan("plain", m->fin[ENG_PLAIN].plan);
+  pKnn->cvec = -1;
+  if( m->runs[PH_KNN] ) print_knn(c, m, pKnn);
   printf("(configuration took %.0f s)\n", elapsed);
   fflush(stdout);
 }
@@ -1024,14 +1424,17 @@ static const char *sync_name(const char *z){
 static void usage(FILE *f){
   fprintf(f,
     "usage: cvec_bench --ext PATH [--dir DIR] [--quick] [--n LIST] [--dim LIST]\n"
-    "                  [--k K] [--k-autocommit K]\n"
+    "                  [--k K] [--k-autocommit K] [--no-knn]\n"
     "  --ext PATH   the cvec extension (e.g. .libs/cvec)\n"
     "  --dir DIR    scratch directory (default: new one under $TMPDIR or /tmp)\n"
     "  --quick      only 10k x 128 and 100k x 128\n"
     "  --n LIST     vector counts, e.g. 10k,100k,1M (with --dim: every pair)\n"
     "  --dim LIST   dimensions, e.g. 128,384\n"
     "  --k K        lookups per run (default min(N, 100000))\n"
-    "  --k-autocommit K  lookups per run in autocommit (default as --k)\n");
+    "  --k-autocommit K  lookups per run in autocommit (default as --k)\n"
+    "  --no-knn     leave out the KNN figure\n"
+    "environment: CVEC_BENCH_VEC0=PATH  sqlite-vec (vec0) for the KNN figure;\n"
+    "             CVEC_KERNEL=scalar|avx2|avx512  cvec's distance kernel\n");
 }
 
 /* "10k", "1M", "100000" */
@@ -1115,20 +1518,36 @@ static void print_header(int argc, char **argv){
          "and slower\n           or bigger for times and memory; 'paired "
          "runs' is the range of\n           the ratios of runs made back "
          "to back\n");
+  printf("knn:       cvec's MATCH search beside plain's ORDER BY "
+         "cvec_distance_l2, a C loop\n           and the read rate of the "
+         "same floats in memory; sqlite-vec: %s\n",
+         g_vec0 ? g_vec0 : "not available (set CVEC_BENCH_VEC0)");
   fflush(stdout);
 }
 
+/* "100k x 128" */
+static const char *cfg_name(const config *c){
+  char zN[24], *z = fmt_buf();
+  long n = c->n;
+  if( n>=1000000 && n%1000000==0 ) snprintf(zN, sizeof(zN), "%ldM", n/1000000);
+  else if( n>=1000 && n%1000==0 ) snprintf(zN, sizeof(zN), "%ldk", n/1000);
+  else snprintf(zN, sizeof(zN), "%ld", n);
+  snprintf(z, 40, "%s x %d", zN, c->dim);
+  return z;
+}
+
 int main(int argc, char **argv){
-  static const config aDefault[] = {
-    { 10000, 128 }, { 100000, 128 }, { 1000000, 128 },
-    { 100000, 384 }, { 100000, 768 },
+  static const config aDefault[] = {     /* the last field: KNN figure */
+    { 10000, 128, 0 }, { 100000, 128, 1 }, { 1000000, 128, 1 },
+    { 100000, 384, 0 }, { 100000, 768, 1 },
   };
   static double aRatio[MAX_CONFIGS][N_FIG];
+  static knn_summary aKnn[MAX_CONFIGS];
   static measured m;
   config aCfg[MAX_CONFIGS];
-  int nCfg = 0;
+  int nCfg = 0, nKnn = 0;
   long aN[16], aDim[16];
-  int nN = 0, nDim = 0, quick = 0;
+  int nN = 0, nDim = 0, quick = 0, noKnn = 0;
   const char *zDirOpt = 0;
   double tStart = now();
 
@@ -1149,6 +1568,9 @@ int main(int argc, char **argv){
       return 0;
     }else if( strcmp(z, "--quick")==0 ){
       quick = 1;
+      continue;
+    }else if( strcmp(z, "--no-knn")==0 ){
+      noKnn = 1;
       continue;
     }
     if( zVal==0 ){ usage(stderr); die("%s: needs a value (or is unknown)", z); }
@@ -1171,6 +1593,8 @@ int main(int argc, char **argv){
     }
   }
   if( g_ext==0 ){ usage(stderr); die("--ext is required"); }
+  g_vec0 = getenv("CVEC_BENCH_VEC0");
+  if( g_vec0 && g_vec0[0]==0 ) g_vec0 = 0;
 
   if( nN || nDim ){
     if( quick ) die("--quick and --n/--dim exclude each other");
@@ -1183,12 +1607,16 @@ int main(int argc, char **argv){
         if( nCfg>=MAX_CONFIGS ) die("too many configurations");
         aCfg[nCfg].n = aN[i];
         aCfg[nCfg].dim = (int)aDim[j];
+        aCfg[nCfg].knn = 1;
         nCfg++;
       }
     }
   }else{
     int nDef = quick ? 2 : (int)(sizeof(aDefault)/sizeof(aDefault[0]));
     for(int i=0; i<nDef; i++) aCfg[nCfg++] = aDefault[i];
+  }
+  if( noKnn ){
+    for(int i=0; i<nCfg; i++) aCfg[i].knn = 0;
   }
 
   /* Scratch directory */
@@ -1222,24 +1650,17 @@ int main(int argc, char **argv){
     progress(" done\n");
     rm_rf(g_cfgDir);
     g_cfgDir[0] = 0;
-    print_config(c, &m, aRatio[ci], now()-t0);
+    print_config(c, &m, aRatio[ci], &aKnn[ci], now()-t0);
+    nKnn += aKnn[ci].cvec>=0;
   }
 
   /* Summary: the ratios of every configuration side by side. */
   printf("\n== summary: cvec/plain ==\n\n");
   printf("%-38s |", "figure");
-  for(int ci=0; ci<nCfg; ci++){
-    char zN[24], z[40];
-    long n = aCfg[ci].n;
-    if( n>=1000000 && n%1000000==0 ) snprintf(zN, sizeof(zN), "%ldM", n/1000000);
-    else if( n>=1000 && n%1000==0 ) snprintf(zN, sizeof(zN), "%ldk", n/1000);
-    else snprintf(zN, sizeof(zN), "%ld", n);
-    snprintf(z, sizeof(z), "%s x %d", zN, aCfg[ci].dim);
-    printf(" %11s |", z);
-  }
+  for(int ci=0; ci<nCfg; ci++) printf(" %11s |", cfg_name(&aCfg[ci]));
   printf(" better\n");
   for(int f=0; f<N_FIG; f++){
-    if( f==7 ) continue;   /* load_extension: cvec only */
+    if( f==FIG_LOAD ) continue;   /* load_extension: cvec only */
     printf("%-38s |", azFig[f]);
     for(int ci=0; ci<nCfg; ci++){
       if( aRatio[ci][f]>=0 ) printf(" %11.2f |", aRatio[ci][f]);
@@ -1249,6 +1670,33 @@ int main(int argc, char **argv){
   }
   printf("\n('better': the direction that favours cvec; higher for rates, "
          "lower for times and memory)\n");
+
+  /* The KNN figures side by side, with their floors. */
+  if( nKnn ){
+    printf("\n== KNN top-%d: ms per search (medians) ==\n\n", KNN_K);
+    printf("%-11s | %8s | %8s | %8s | %8s | %6s | %10s | %9s | %10s"
+           " | %8s | %9s\n", "N x D", "cvec", "plain", "C loop", "floor",
+           "GB/s", "cvec/plain", "cvec/loop", "cvec/floor", "vec0",
+           "cvec/vec0");
+    printf("------------+----------+----------+----------+----------+"
+           "--------+------------+-----------+------------+----------+"
+           "----------\n");
+    for(int ci=0; ci<nCfg; ci++){
+      const knn_summary *k = &aKnn[ci];
+      char zV[16];
+      if( k->cvec<0 ) continue;
+      if( k->vec0>0 ) snprintf(zV, sizeof(zV), "%.2f", k->cvec/k->vec0);
+      else snprintf(zV, sizeof(zV), "-");
+      printf("%-11s | %8s | %8s | %8s | %8s | %6s | %10.3f | %9.2f | %10.2f"
+             " | %8s | %9s\n", cfg_name(&aCfg[ci]), num(k->cvec),
+             num(k->plain), num(k->loop), num(k->read), num(k->gbps),
+             k->cvec/k->plain, k->cvec/k->loop, k->cvec/k->read,
+             num(k->vec0), zV);
+    }
+    printf("\n(floor: reading the N x D floats once from an in-memory array; "
+           "C loop: squared L2\nover that array in plain C, 4 float "
+           "accumulators; vec0: sqlite-vec, if CVEC_BENCH_VEC0 is set)\n");
+  }
   printf("total time: %.0f s\n", now() - tStart);
 
   if( g_ownRoot ) rm_rf(g_root);

@@ -17,6 +17,8 @@
 #include "distance.h"
 #include "topk.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +39,39 @@ static const float *record_floats(const unsigned char *r, uint32_t dim, float *a
   for(uint32_t j=0; j<dim; j++) aTmp[j] = cvec_get_f32le(r+4+4*(size_t)j);
   return aTmp;
 #endif
+}
+
+/* Below this a float sum may have lost precision to underflow, and
+** cvec_distance() recomputes it in double (distance.c's TINY). */
+#define SUM_TINY 0x1p-100f
+
+/*
+** The distance of record floats v from the query, as cvec_distance() gives
+** it, or +INFINITY if it is certainly above thr (so that the caller drops
+** it).  For L2 the common case costs the kernel's sum of squares and one
+** compare with thr squared; the square root is taken only for records that
+** may enter the k nearest.  Where the float sum is not plainly usable
+** (overflow, underflow) cvec_distance() decides, as it would anyway.
+*/
+static double distance_below(const cvec_kernels *K, int metric, const float *q,
+                             float qNorm2, const float *v, uint32_t dim,
+                             double thrSq){
+  if( metric==CVEC_METRIC_L2 ){
+    float s = K->xL2sq(q, v, dim);
+    if( s>=SUM_TINY && s<=FLT_MAX ){
+      if( (double)s > thrSq ) return INFINITY;
+      return sqrt((double)s);          /* = cvec_distance() in this case */
+    }
+  }
+  return cvec_distance(K, metric, q, qNorm2, v, dim);
+}
+
+/* thr squared, with a margin so that rounding never drops a record whose
+** distance rounds to thr itself (it may still win a tie by its id). */
+static double threshold_sq(double thr){
+  if( !(thr < INFINITY) ) return INFINITY;
+  if( thr < 0 ) return -1.0;
+  return thr*thr*(1.0 + 1e-9);
 }
 
 int cvec_seg_knn(cvec_seg *p, const cvec_knn_query *a, cvec_topk *pOut){
@@ -74,6 +109,8 @@ int cvec_seg_knn(cvec_seg *p, const cvec_knn_query *a, cvec_topk *pOut){
     }
   }else{
     /* committed records: one pass over the map */
+    double thr = cvec_topk_threshold(pOut);     /* kept in step with pOut */
+    double thrSq = threshold_sq(thr);
     uint32_t nMapped = nVisible < p->count ? nVisible : p->count;
     const unsigned char *r = nMapped ? cvec_seg_record(p, 0) : 0;
     for(uint32_t i=0; i<nVisible && rc==CVEC_OK; i++){
@@ -86,11 +123,14 @@ int cvec_seg_knn(cvec_seg *p, const cvec_knn_query *a, cvec_topk *pOut){
         }
       }
       if( !checkVisible || cvec_seg_record_visible(p, i) ){
-        double d = cvec_distance(K, a->metric, a->q, qNorm2,
-                                 record_floats(r, dim, aTmp), dim);
-        if( !(d > cvec_topk_threshold(pOut))
-         && cvec_topk_push(pOut, d, cvec_get_u32le(r), i) ){
-          rc = cvec_seg_error(p, CVEC_NOMEM, "out of memory");
+        double d = distance_below(K, a->metric, a->q, qNorm2,
+                                  record_floats(r, dim, aTmp), dim, thrSq);
+        if( !(d > thr) ){
+          if( cvec_topk_push(pOut, d, cvec_get_u32le(r), i) ){
+            rc = cvec_seg_error(p, CVEC_NOMEM, "out of memory");
+          }
+          thr = cvec_topk_threshold(pOut);
+          thrSq = threshold_sq(thr);
         }
       }
       r += p->recsize;
