@@ -3,9 +3,10 @@
 ** arguments of a cvec_segment table, read from the input as a small program.
 **
 ** Each run opens an in-memory database, creates a table over a fresh
-** segment (dimension from the first byte) in a private directory, and then
-** runs operations, one per opcode byte, with values taken from the bytes
-** that follow (integers, reals, text, JSON, blobs of any length, NULL):
+** segment (dimension and metric= from the first byte) in a private
+** directory, and then runs operations, one per opcode byte, with values
+** taken from the bytes that follow (integers, reals, text, JSON, blobs of
+** any length, NULL):
 **
 **   INSERT [OR IGNORE|REPLACE|FAIL|ABORT|ROLLBACK] with (id, vector),
 **     (rowid, vector), (vector) or (rowid, id, vector); several rows at
@@ -13,6 +14,9 @@
 **   SELECT ... WHERE id = ?, id IN (...), ranges, LIMIT ? OFFSET ?
 **   BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, ROLLBACK TO
 **   UPDATE and DELETE (refused), cvec_to_json / cvec_from_json
+**   KNN: vector MATCH ? AND k = ? (query and k of any type and value),
+**     maybe with id IN (list), id IN (SELECT ...), LIMIT/OFFSET, or a
+**     LIMIT alone as k; cvec_distance_l2/cosine/dot on any two values
 **   a consistency check, also through a second connection
 **
 ** CHECKS (abort() on failure; a failing statement is fine, a wrong answer
@@ -33,6 +37,17 @@
 **     agree; ids are unique and in range; every vector has the dimension's
 **     size and finite values and survives cvec_to_json/cvec_from_json; a
 **     second connection sees the committed count;
+**   - a KNN search succeeds exactly when cvec_from_json() gives its query
+**     the table's dimension and k is an integer in 1..4096 as SQLite's
+**     numeric affinity reads it (a whole REAL counts); then its rows are
+**     those of a full scan (under the same id condition) sorted by
+**     (cvec_distance_<metric>(vector, query), id) and cut to k (then
+**     LIMIT/OFFSET): same ids, same order, same distances to the bit;
+**   - cvec_distance_*(a, b) is NULL when a or b is NULL, else succeeds
+**     exactly when cvec_from_json() accepts both with the same size; it is
+**     then a finite REAL, the same for (b, a), near the value computed in
+**     long double (l2 >= 0 and 0 for equal values, cosine in [0, 2] and 1
+**     with a zero vector);
 **   - at the end, after closing, a new connection sees the same rows.
 **
 ** The extension: with CVEC_FUZZ_STATIC (the `make fuzz` build) its sources
@@ -72,6 +87,7 @@ int sqlite3_cvec_init(sqlite3 *db, char **pzErrMsg,
 static char *zDir = 0;          /* private directory for the segment */
 static const char *zExt = 0;    /* module to load, when not compiled in */
 static int verbose = 0;         /* CVEC_FUZZ_VERBOSE: print each statement */
+static sqlite3 *dbAff = 0;      /* plain connection: SQLite's numeric affinity */
 
 static void clean_dir(void){
   if( zDir==0 ) return;
@@ -112,6 +128,12 @@ static void init_once(void){
   if( asprintf(&zDir, "%s/cvec-fuzz-sql-XXXXXX", zTmp)<0 ) FAIL("oom");
   if( mkdtemp(zDir)==0 ) FAIL("mkdtemp %s: %s", zDir, strerror(errno));
   atexit(remove_dir);
+  /* a plain connection whose table shows what SQLite's numeric affinity
+  ** makes of a text (op_knn's k) */
+  if( sqlite3_open(":memory:", &dbAff)!=SQLITE_OK
+   || sqlite3_exec(dbAff, "CREATE TABLE a(x NUMERIC)", 0, 0, 0)!=SQLITE_OK ){
+    FAIL("affinity db: %s", sqlite3_errmsg(dbAff));
+  }
 }
 
 static sqlite3 *open_db(void){
@@ -866,6 +888,487 @@ static void op_functions(input *in){
   val_clear(&v);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Nearest-neighbour search and the distance functions                       */
+/* ------------------------------------------------------------------------ */
+
+#define KNN_MAX_K 4096   /* README: k is an integer from 1 to 4096 */
+
+static int metric = 0;   /* the table's metric=: 0 l2, 1 cosine, 2 dot */
+static const char *azDistFn[] = {
+  "cvec_distance_l2", "cvec_distance_cosine", "cvec_distance_dot"
+};
+
+/* The first row's column 0 of a statement, whatever its type. */
+typedef struct {
+  int rc, nRow, type;
+  sqlite3_int64 i;
+  double r;
+  unsigned char *a;   /* malloc()ed copy of a blob or text */
+  int n;
+  char zErr[256];
+} one;
+
+static void one_free(one *o){ free(o->a); memset(o, 0, sizeof(*o)); }
+
+static int run_one(sqlite3 *dbx, const char *zSql, const val *aV, int nV, one *o){
+  sqlite3_stmt *s = 0;
+  memset(o, 0, sizeof(*o));
+  if( verbose ) fprintf(stderr, "SQL: %s\n", zSql);
+  int rc = sqlite3_prepare_v2(dbx, zSql, -1, &s, 0);
+  if( rc==SQLITE_OK ){
+    for(int i=0; i<nV; i++) val_bind(s, i+1, &aV[i]);
+    while( (rc = sqlite3_step(s))==SQLITE_ROW ){
+      if( o->nRow++ ) continue;
+      o->type = sqlite3_column_type(s, 0);
+      o->i = sqlite3_column_int64(s, 0);
+      o->r = sqlite3_column_double(s, 0);
+      if( o->type==SQLITE_BLOB || o->type==SQLITE_TEXT ){
+        const void *p = o->type==SQLITE_BLOB ? sqlite3_column_blob(s, 0)
+                                             : (const void*)sqlite3_column_text(s, 0);
+        o->n = sqlite3_column_bytes(s, 0);
+        o->a = malloc((size_t)o->n + 1);
+        if( o->a==0 ) FAIL("oom");
+        if( o->n ) memcpy(o->a, p, (size_t)o->n);
+        o->a[o->n] = 0;
+      }
+    }
+    if( rc==SQLITE_DONE ) rc = SQLITE_OK;
+  }
+  if( rc ){
+    snprintf(o->zErr, sizeof(o->zErr), "%s", sqlite3_errmsg(dbx));
+    if( verbose ) fprintf(stderr, "  -> rc %d: %s\n", rc, o->zErr);
+  }
+  sqlite3_finalize(s);
+  o->rc = rc;
+  return rc;
+}
+
+/* Is v a valid k, as SQLite's numeric affinity reads it (an integer in
+** 1..KNN_MAX_K; a real counts when it is a whole number)? */
+static int k_valid(const val *v, sqlite3_int64 *pk){
+  double r;
+  switch( v->type ){
+    case V_INT:
+      *pk = v->i;
+      return v->i>=1 && v->i<=KNN_MAX_K;
+    case V_REAL:
+      r = v->r;
+      break;
+    case V_TEXT: {
+      /* what a column of NUMERIC (or INTEGER) affinity makes of the text */
+      one o;
+      if( sqlite3_exec(dbAff, "DELETE FROM a", 0, 0, 0) ) FAIL("affinity db");
+      if( run_one(dbAff, "INSERT INTO a VALUES (?1)", v, 1, &o) ) FAIL("affinity db");
+      one_free(&o);
+      if( run_one(dbAff, "SELECT x FROM a", 0, 0, &o) || o.nRow!=1 ) FAIL("affinity db");
+      int t = o.type;
+      sqlite3_int64 i = o.i;
+      r = o.r;
+      one_free(&o);
+      if( t==SQLITE_INTEGER ){ *pk = i; return i>=1 && i<=KNN_MAX_K; }
+      if( t!=SQLITE_FLOAT ) return 0;
+      break;
+    }
+    default:
+      return 0;
+  }
+  if( !(r==floor(r) && r>=1.0 && r<=(double)KNN_MAX_K) ) return 0;
+  *pk = (sqlite3_int64)r;
+  return 1;
+}
+
+/* A value for k: mostly near the edges of 1..4096, often not valid. */
+static void gen_k(input *in, val *v){
+  static const struct { int type; sqlite3_int64 i; double r; const char *z; } aK[] = {
+    { V_INT, 0, 0, 0 }, { V_INT, 1, 0, 0 }, { V_INT, 4095, 0, 0 },
+    { V_INT, 4096, 0, 0 }, { V_INT, 4097, 0, 0 }, { V_INT, -1, 0, 0 },
+    { V_INT, INT64_MAX, 0, 0 }, { V_INT, INT64_MIN, 0, 0 },
+    { V_INT, 4294967297LL, 0, 0 }, { V_REAL, 0, 2.0, 0 },
+    { V_REAL, 0, 2.5, 0 }, { V_REAL, 0, 4096.0, 0 }, { V_REAL, 0, 4097.0, 0 },
+    { V_REAL, 0, 1e300, 0 }, { V_REAL, 0, -0.0, 0 }, { V_REAL, 0, 0.999999, 0 },
+    { V_REAL, 0, 18446744073709551616.0, 0 }, { V_TEXT, 0, 0, "3" },
+    { V_TEXT, 0, 0, " 3 " }, { V_TEXT, 0, 0, "3.0" }, { V_TEXT, 0, 0, "3e0" },
+    { V_TEXT, 0, 0, "0x3" }, { V_TEXT, 0, 0, "3abc" }, { V_TEXT, 0, 0, "+3" },
+    { V_TEXT, 0, 0, "4096.000" }, { V_TEXT, 0, 0, "4097" },
+    { V_TEXT, 0, 0, "1e400" }, { V_TEXT, 0, 0, "" }, { V_BLOB, 0, 0, "3" },
+    { V_NULL, 0, 0, 0 },
+  };
+  memset(v, 0, sizeof(*v));
+  uint32_t t = in_byte(in);
+  switch( t % 6 ){
+    case 0: gen_scalar(in, v); break;
+    case 1: case 2: v->type = V_INT; v->i = in_byte(in) % 24; break;
+    case 3: v->type = V_INT; v->i = (sqlite3_int64)in_u16(in) - 64; break;
+    default: {
+      int j = (int)(in_byte(in) % (sizeof(aK)/sizeof(aK[0])));
+      if( aK[j].z ){
+        val_set_bytes(v, aK[j].type, aK[j].z, strlen(aK[j].z));
+      }else{
+        v->type = aK[j].type; v->i = aK[j].i; v->r = aK[j].r;
+      }
+      break;
+    }
+  }
+}
+
+/* Rows of (id, distance) */
+typedef struct { sqlite3_int64 id; double d; } hit;
+typedef struct {
+  hit *a;
+  int n, nAlloc;
+  int rc;
+  int nNotReal;      /* rows whose distance was not a REAL */
+  char zErr[256];
+} hits;
+
+static void hits_free(hits *h){ free(h->a); memset(h, 0, sizeof(*h)); }
+
+static int run_hits(const char *zSql, const val *aV, int nV, hits *h){
+  sqlite3_stmt *s = 0;
+  memset(h, 0, sizeof(*h));
+  if( verbose ) fprintf(stderr, "SQL: %s\n", zSql);
+  int rc = sqlite3_prepare_v2(db, zSql, -1, &s, 0);
+  if( rc==SQLITE_OK ){
+    for(int i=0; i<nV; i++) val_bind(s, i+1, &aV[i]);
+    while( (rc = sqlite3_step(s))==SQLITE_ROW ){
+      if( h->n==h->nAlloc ){
+        h->nAlloc = h->nAlloc ? 2*h->nAlloc : 16;
+        h->a = realloc(h->a, (size_t)h->nAlloc*sizeof(h->a[0]));
+        if( h->a==0 ) FAIL("oom");
+      }
+      if( sqlite3_column_type(s, 1)!=SQLITE_FLOAT ) h->nNotReal++;
+      h->a[h->n].id = sqlite3_column_int64(s, 0);
+      h->a[h->n].d = sqlite3_column_double(s, 1);
+      h->n++;
+    }
+    if( rc==SQLITE_DONE ) rc = SQLITE_OK;
+  }
+  if( rc ){
+    snprintf(h->zErr, sizeof(h->zErr), "%s", sqlite3_errmsg(db));
+    if( verbose ) fprintf(stderr, "  -> rc %d: %s\n", rc, h->zErr);
+  }
+  sqlite3_finalize(s);
+  h->rc = rc;
+  return rc;
+}
+
+/* The order of a search's rows: by distance, then id. */
+static int cmp_hit(const void *pa, const void *pb){
+  const hit *x = pa, *y = pb;
+  if( x->d < y->d ) return -1;
+  if( x->d > y->d ) return 1;
+  return x->id<y->id ? -1 : x->id>y->id;
+}
+
+/* The vector of the iRow-th row of a scan, as a blob or as JSON text. */
+static void row_vector(sqlite3_int64 iRow, int asJson, val *v){
+  val w = { V_INT, iRow, 0, 0, 0 };
+  one o;
+  memset(v, 0, sizeof(*v));
+  run_one(db, asJson ? "SELECT cvec_to_json(vector) FROM t LIMIT 1 OFFSET ?1"
+                     : "SELECT vector FROM t LIMIT 1 OFFSET ?1", &w, 1, &o);
+  if( o.rc ) FAIL("row_vector: %s", o.zErr);
+  if( o.nRow==0 ){ v->type = V_NULL; one_free(&o); return; }
+  if( o.type!=(asJson ? SQLITE_TEXT : SQLITE_BLOB) ) FAIL("row_vector: type %d", o.type);
+  val_set_bytes(v, asJson ? V_TEXT : V_BLOB, o.a, (size_t)o.n);
+  one_free(&o);
+}
+
+/* A query vector: as an INSERT's vector, of the table's dimension or
+** another, or the vector of a row (ties, distance 0). */
+static void gen_query(input *in, val *v){
+  static const int aD[] = { 1, 2, 3, 4, 5, 8, 16, 128 };
+  uint32_t m = in_byte(in);
+  if( (m & 3)==3 && curCount>0 ){
+    row_vector((sqlite3_int64)(in_byte(in) % (uint32_t)curCount), (m>>2)&1, v);
+  }else if( (m & 3)==2 ){
+    gen_vector(in, v, aD[(m>>2) % 8]);
+  }else{
+    gen_vector(in, v, dim);
+  }
+}
+
+/*
+** KNN: "vector MATCH ?1 AND k = ?2" in several spellings, maybe with an id
+** pre-filter (IN list, IN subquery) or LIMIT/OFFSET, or with LIMIT as k.
+** Expected: success exactly when the query is a vector of the table's
+** dimension and k is valid; then the rows of the same condition on a full
+** scan, each with cvec_distance_<metric>(vector, ?1), sorted by (distance,
+** id), cut to k (and sliced by LIMIT/OFFSET): the same ids, in the same
+** order, with the same distances to the bit.
+*/
+static void op_knn(input *in){
+  uint32_t f = in_byte(in);
+  int form = (int)(f % 8);
+  int ordered = (f>>3) & 1;
+  val aV[8];
+  int nV = 2;
+  memset(aV, 0, sizeof(aV));
+  gen_query(in, &aV[0]);
+  gen_k(in, &aV[1]);
+  char zSql[400], zRef[400], zCand[200] = "1";
+  const char *zOrder = ordered ? " ORDER BY distance" : "";
+  sqlite3_int64 lim = -1, off = 0;
+  int hasLimit = 0, hasK = 1;
+  switch( form ){
+    case 0: case 1:
+      snprintf(zSql, sizeof(zSql), "SELECT id, distance FROM t WHERE "
+               "vector MATCH ?1 AND k = ?2%s", zOrder);
+      break;
+    case 2:
+      snprintf(zSql, sizeof(zSql), "SELECT id, distance FROM t WHERE "
+               "k = ?2 AND vector MATCH ?1 ORDER BY distance, id");
+      break;
+    case 3: case 4: {
+      int n = 1 + (int)(in_byte(in) % 6);
+      char zL[100];
+      int j = 0;
+      for(int i=0; i<n; i++){
+        gen_scalar(in, &aV[nV]);
+        nV++;
+        j += snprintf(zL+j, sizeof(zL)-(size_t)j, "%s?%d", i ? ", " : "", nV);
+      }
+      snprintf(zSql, sizeof(zSql), "SELECT id, distance FROM t WHERE "
+               "vector MATCH ?1 AND k = ?2 AND id IN (%s)%s", zL, zOrder);
+      snprintf(zCand, sizeof(zCand), "coalesce(id IN (%s), 0)", zL);
+      break;
+    }
+    case 5:
+      gen_scalar(in, &aV[2]);
+      gen_scalar(in, &aV[3]);
+      nV = 4;
+      snprintf(zSql, sizeof(zSql), "SELECT id, distance FROM t WHERE "
+               "vector MATCH ?1 AND k = ?2 AND id IN (SELECT id FROM t WHERE "
+               "id BETWEEN ?3 AND ?4)%s", zOrder);
+      snprintf(zCand, sizeof(zCand), "coalesce(id IN (SELECT id FROM t WHERE "
+               "id BETWEEN ?3 AND ?4), 0)");
+      break;
+    default: {
+      /* k and LIMIT [OFFSET] (form 6), or LIMIT alone as k (form 7) */
+      uint32_t b = in_byte(in);
+      hasLimit = 1;
+      hasK = form==6;
+      lim = (sqlite3_int64)(b % 40) - 4;
+      if( b & 0x80 ) lim = (sqlite3_int64)in_u16(in) - 8;
+      aV[2].type = V_INT; aV[2].i = lim;
+      nV = 3;
+      if( b & 0x40 ){
+        off = (sqlite3_int64)(in_byte(in) % 40) - 4;
+        if( off > 30 ) off = (sqlite3_int64)in_u16(in);
+        aV[3].type = V_INT; aV[3].i = off;
+        nV = 4;
+      }
+      snprintf(zSql, sizeof(zSql), "SELECT id, distance FROM t WHERE "
+               "vector MATCH ?1%s%s LIMIT ?3%s", hasK ? " AND k = ?2" : "",
+               hasK ? zOrder : " ORDER BY distance", nV==4 ? " OFFSET ?4" : "");
+      if( off<0 ) off = 0;
+      break;
+    }
+  }
+
+  sqlite3_int64 k = 0;
+  int qOk = vector_ok(&aV[0]);
+  int kOk = hasK ? k_valid(&aV[1], &k) : 0;
+  hits r;
+  run_hits(zSql, aV, nV, &r);
+  char zQ[64], zK[64];
+  val_describe(&aV[0], zQ, sizeof(zQ));
+  val_describe(&aV[1], zK, sizeof(zK));
+
+  if( hasLimit && lim==0 ){
+    /* SQLite may skip the search: any outcome but rows */
+    if( r.rc==SQLITE_OK && r.n ) FAIL("%s (?1=%s, ?2=%s): LIMIT 0 gave %d rows",
+                                       zSql, zQ, zK, r.n);
+  }else if( hasK ){
+    if( (r.rc==SQLITE_OK)!=(qOk && kOk) ){
+      FAIL("%s (?1=%s, ?2=%s): rc %d (%s); query ok %d, k ok %d", zSql, zQ, zK,
+           r.rc, r.zErr, qOk, kOk);
+    }
+  }else if( r.rc==SQLITE_OK ){
+    /* LIMIT as k: when SQLite passes it (version, plan); never beyond the
+    ** largest k, never without a LIMIT */
+    if( !qOk || lim<0 || lim+off>KNN_MAX_K ){
+      FAIL("%s (?1=%s, LIMIT %lld OFFSET %lld) succeeded; query ok %d", zSql,
+           zQ, (long long)lim, (long long)off, qOk);
+    }
+    k = lim+off;
+  }
+  if( r.rc==SQLITE_OK && !(hasLimit && lim==0) ){
+    if( r.nNotReal ) FAIL("%s: %d distances not REAL", zSql, r.nNotReal);
+    /* The reference: every candidate by a full scan and the function. */
+    snprintf(zRef, sizeof(zRef), "SELECT id, %s(vector, ?1) FROM t WHERE %s",
+             azDistFn[metric], zCand);
+    hits e;
+    if( run_hits(zRef, aV, nV, &e) ) FAIL("%s: %s", zRef, e.zErr);
+    if( e.nNotReal ) FAIL("%s: %d distances not REAL", zRef, e.nNotReal);
+    if( e.n ) qsort(e.a, (size_t)e.n, sizeof(e.a[0]), cmp_hit);
+    sqlite3_int64 to = e.n < k ? e.n : k;
+    sqlite3_int64 from = 0;
+    if( hasLimit ){
+      from = off < to ? off : to;
+      if( lim>=0 && from+lim < to ) to = from+lim;
+    }
+    if( r.n!=to-from ){
+      FAIL("%s (?1=%s, ?2=%s): %d rows, want %lld (k %lld, %d candidates, "
+           "rows %lld..%lld)", zSql, zQ, zK, r.n, (long long)(to-from),
+           (long long)k, e.n, (long long)from, (long long)to);
+    }
+    for(int i=0; i<r.n; i++){
+      const hit *x = &r.a[i], *y = &e.a[from+i];
+      if( x->id!=y->id || memcmp(&x->d, &y->d, sizeof(double))!=0 ){
+        FAIL("%s (?1=%s, ?2=%s): row %d is (%lld, %.17g), want (%lld, %.17g) "
+             "of %d candidates", zSql, zQ, zK, i, (long long)x->id, x->d,
+             (long long)y->id, y->d, e.n);
+      }
+    }
+    hits_free(&e);
+  }
+  hits_free(&r);
+  for(int i=0; i<nV; i++) val_clear(&aV[i]);
+}
+
+/* The floats of a vector value as cvec_from_json decodes it; -1 on error,
+** else the count (*paF malloc()ed). */
+static int decode_vector(const val *v, float **paF){
+  one o;
+  *paF = 0;
+  run_one(db, "SELECT cvec_from_json(?1)", v, 1, &o);
+  int n = -1;
+  if( o.rc==SQLITE_OK ){
+    if( o.nRow!=1 || o.type!=SQLITE_BLOB || o.n%4 || o.n==0 ){
+      FAIL("cvec_from_json gave %d rows of type %d, %d bytes", o.nRow, o.type, o.n);
+    }
+    n = o.n/4;
+    *paF = malloc((size_t)o.n);
+    if( *paF==0 ) FAIL("oom");
+    memcpy(*paF, o.a, (size_t)o.n);
+    for(int i=0; i<n; i++){
+      if( !isfinite((*paF)[i]) ) FAIL("cvec_from_json let a non-finite value by");
+    }
+  }
+  one_free(&o);
+  return n;
+}
+
+/* sqrt in long double by Newton's method from above (the replay program is
+** not linked with libm). */
+static long double sqrt_ld(long double x){
+  if( !(x>0) ) return 0;
+  long double r = x>1 ? x : 1;
+  for(;;){
+    long double nr = (r + x/r)/2;
+    if( !(nr<r) ) return r;
+    r = nr;
+  }
+}
+
+/*
+** cvec_distance_l2/cosine/dot on two arbitrary values.  NULL either side
+** gives NULL; else it succeeds exactly when cvec_from_json accepts both and
+** they have the same size, and gives a finite REAL that does not depend on
+** the order of the arguments and is near the distance computed here in
+** double (l2 >= 0, exactly 0 for a vector and itself; cosine in [0, 2],
+** exactly 1 with a zero vector).
+*/
+static void op_distance(input *in){
+  static const int aD[] = { 1, 2, 3, 4, 5, 8, 16, 128 };
+  uint32_t f = in_byte(in);
+  int m = (int)((f & 3) % 3);
+  val aV[2];
+  gen_vector(in, &aV[0], (f & 0x40) ? aD[in_byte(in) % 8] : dim);
+  switch( (f>>2) % 4 ){
+    case 0: gen_vector(in, &aV[1], dim); break;
+    case 1: gen_vector(in, &aV[1], aD[in_byte(in) % 8]); break;
+    case 2:
+      aV[1] = aV[0];
+      aV[1].z = 0;
+      if( aV[0].z ) val_set_bytes(&aV[1], aV[0].type, aV[0].z, (size_t)aV[0].n);
+      break;
+    default: gen_scalar(in, &aV[1]); break;
+  }
+  char zSql[100], zRev[100];
+  snprintf(zSql, sizeof(zSql), "SELECT %s(?1, ?2)", azDistFn[m]);
+  snprintf(zRev, sizeof(zRev), "SELECT %s(?2, ?1)", azDistFn[m]);
+  one o, p;
+  run_one(db, zSql, aV, 2, &o);
+  run_one(db, zRev, aV, 2, &p);
+  char zA[64], zB[64];
+  val_describe(&aV[0], zA, sizeof(zA));
+  val_describe(&aV[1], zB, sizeof(zB));
+#define DESCR zSql, zA, zB
+  if( o.rc==SQLITE_OK && o.nRow!=1 ) FAIL("%s: %d rows", zSql, o.nRow);
+  if( (o.rc==SQLITE_OK)!=(p.rc==SQLITE_OK) || (o.rc==SQLITE_OK
+      && (o.type!=p.type || memcmp(&o.r, &p.r, sizeof(double))!=0)) ){
+    FAIL("%s (%s, %s): %.17g (rc %d), the other way round %.17g (rc %d)",
+         DESCR, o.r, o.rc, p.r, p.rc);
+  }
+  if( aV[0].type==V_NULL || aV[1].type==V_NULL ){
+    if( o.rc!=SQLITE_OK || o.type!=SQLITE_NULL ){
+      FAIL("%s (%s, %s): rc %d type %d, want NULL", DESCR, o.rc, o.type);
+    }
+  }else{
+    float *a, *b;
+    int na = decode_vector(&aV[0], &a);
+    int nb = decode_vector(&aV[1], &b);
+    int ok = na>0 && na==nb;
+    if( (o.rc==SQLITE_OK)!=ok ){
+      FAIL("%s (%s, %s): rc %d (%s); sizes %d and %d", DESCR, o.rc, o.zErr, na, nb);
+    }
+    if( ok ){
+      if( o.type!=SQLITE_FLOAT || !isfinite(o.r) ){
+        FAIL("%s (%s, %s): type %d, %g", DESCR, o.type, o.r);
+      }
+      double d = o.r;
+      long double s = 0, sa = 0, na2 = 0, nb2 = 0;
+      for(int i=0; i<na; i++){
+        long double x = a[i], y = b[i];
+        switch( m ){
+          case 0: s += (x-y)*(x-y); break;
+          default: s += x*y; sa += x*y<0 ? -(x*y) : x*y; na2 += x*x; nb2 += y*y; break;
+        }
+      }
+      double want, tol;
+      switch( m ){
+        case 0:
+          want = (double)sqrt_ld(s);
+          tol = 1e-4*want + 1e-35;
+          if( d<0 ) FAIL("%s (%s, %s): %.17g < 0", DESCR, d);
+          break;
+        case 1:
+          if( na2==0 || nb2==0 ){
+            want = 1.0; tol = 0;
+          }else{
+            want = (double)(1.0L - s/(sqrt_ld(na2)*sqrt_ld(nb2)));
+            if( want<0 ) want = 0;
+            if( want>2 ) want = 2;
+            tol = 1e-3;
+          }
+          if( !(d>=0 && d<=2) ) FAIL("%s (%s, %s): %.17g outside [0, 2]", DESCR, d);
+          break;
+        default:
+          want = (double)-s;
+          tol = 1e-4*(double)sa + na*0x1p-140;
+          break;
+      }
+      if( !(fabs(d-want)<=tol) ){
+        FAIL("%s (%s, %s): %.17g, computed in long double %.17g", DESCR, d, want);
+      }
+      if( m==0 && aV[0].type==aV[1].type && aV[0].n==aV[1].n
+       && (aV[0].z==0 || memcmp(aV[0].z, aV[1].z, (size_t)aV[0].n)==0) && d!=0 ){
+        FAIL("%s (%s, %s): %.17g for a vector and itself", DESCR, d);
+      }
+    }
+    free(a);
+    free(b);
+  }
+#undef DESCR
+  one_free(&o);
+  one_free(&p);
+  val_clear(&aV[0]);
+  val_clear(&aV[1]);
+}
+
 /* count(*), a full scan and lookups agree; every vector is well-formed. */
 static void check_all(const char *zWhen){
   sqlite3_int64 n = count_rows();
@@ -961,14 +1464,20 @@ static void snapshot(sqlite3 *dbx, char **pz){
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size){
   static const int aDim[] = { 1, 2, 3, 4, 5, 8, 16, 128 };
+  static const char *azMetricArg[] = { "", ", metric=cosine", ", metric=dot",
+                                       ", metric=L2" };
   init_once();
   clean_dir();
   input in = { data, size, 0 };
   uint32_t b0 = in_byte(&in);
   dim = aDim[b0 % 8];
+  metric = (int)((b0>>4) % 4);
+  const char *zMetric = azMetricArg[metric];
+  if( metric==3 ) metric = 0;
   db = open_db();
   char *zSql = sqlite3_mprintf("CREATE VIRTUAL TABLE t USING cvec_segment("
-                               "dir=%Q, dimension=%d, sync=off)", zDir, dim);
+                               "dir=%Q, dimension=%d, sync=off%s)", zDir, dim,
+                               zMetric);
   char *zErr = 0;
   if( sqlite3_exec(db, zSql, 0, 0, &zErr) ) FAIL("create: %s", zErr);
   sqlite3_free(zSql);
@@ -977,7 +1486,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size){
 
   for(int nOp=0; nOp<MAX_OPS && !in_eof(&in); nOp++){
     uint32_t op = in_byte(&in);
-    switch( op % 20 ){
+    switch( op % 24 ){
       case 0: case 1: case 2: case 3: op_insert_one(&in); break;
       case 4: op_insert_many(&in, 0); break;
       case 5: op_insert_many(&in, 1); break;
@@ -993,7 +1502,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size){
       case 16: op_txn(&in, 5); break;
       case 17: op_refused(&in); break;
       case 18: op_functions(&in); break;
-      default:
+      case 20: case 21: op_knn(&in); break;
+      case 22: op_distance(&in); break;
+      default:                               /* 19, 23 */
         check_all("check");
         check_other();
         break;

@@ -1106,7 +1106,8 @@ static int knn_filter(cvec_cursor *c, cvec_vtab *p, int idxNum,
     double r = sqlite3_value_double(v);
     if( t!=SQLITE_INTEGER || sqlite3_value_int64(v)<1
      || sqlite3_value_int64(v)>KNN_MAX_K ){
-      if( t==SQLITE_FLOAT && r==(double)(sqlite3_int64)r && r>=1 && r<=KNN_MAX_K ){
+      /* (the range first: a cast of a double outside int64 is undefined) */
+      if( t==SQLITE_FLOAT && r>=1 && r<=KNN_MAX_K && r==(double)(sqlite3_int64)r ){
         k = (sqlite3_int64)r;
       }else{
         char *zV = describe_value(v, sqlite3_value_type(v));
