@@ -3,8 +3,10 @@
 -- Shows: loading the extension, a metadata table next to a cvec_segment
 -- virtual table, inserting vectors as JSON text and as BLOBs inside one
 -- transaction, an id assigned by cvec (NULL id + last_insert_rowid()),
--- lookup by id, a join with the metadata, count(*), the query plan of the
--- join, a rolled-back insert, and the segment file's header on disk.
+-- lookup by id, a join with the metadata, exact nearest-neighbour search
+-- (also among the rows of another table), the distance functions, count(*),
+-- the query plan of the join, a rolled-back insert, and the segment file's
+-- header on disk.
 --
 -- Run it with
 --
@@ -65,6 +67,26 @@ SELECT d.id, d.title, cvec_to_json(v.vector) AS vector
   FROM docs d JOIN doc_vecs v ON v.id = d.id
  WHERE d.lang = 'en'
  ORDER BY d.id;
+
+.print
+.print == the 3 nearest vectors to [0.6, 0.4, 0.4, 0.5] (exact search, L2)
+SELECT v.id, round(v.distance, 4) AS distance, d.title
+  FROM doc_vecs v JOIN docs d ON d.id = v.id
+ WHERE v.vector MATCH '[0.6, 0.4, 0.4, 0.5]' AND v.k = 3
+ ORDER BY v.distance;
+
+.print
+.print == the 2 nearest among the English documents (id IN pre-filter)
+SELECT id, round(distance, 4) AS distance
+  FROM doc_vecs
+ WHERE vector MATCH '[0.6, 0.4, 0.4, 0.5]' AND k = 2
+   AND id IN (SELECT id FROM docs WHERE lang = 'en');
+
+.print
+.print == distance functions
+SELECT round(cvec_distance_l2('[0,0]', '[3,4]'), 4) AS l2,
+       round(cvec_distance_cosine('[1,0]', '[0,1]'), 4) AS cosine,
+       cvec_distance_dot('[1,2]', '[3,4]') AS dot;
 
 .print
 .print == how many vectors
