@@ -135,11 +135,16 @@ static const cvec_kernels *const kernel_table[] = {
 
 #ifdef CVEC_X86_DETECT
 /*
-** XCR0, the state components the OS saves and restores on a context switch.
-** __builtin_cpu_supports() reports CPUID feature bits; recent libgcc and
-** compiler-rt also consult XCR0, but older ones do not, and running AVX code
-** whose registers the OS does not save corrupts other threads' state, so we
-** check here ourselves.  XGETBV exists only when CPUID.1:ECX.OSXSAVE (bit
+** CPU features, read with CPUID only when a kernel is first chosen.  Not
+** __builtin_cpu_supports(): it links libgcc's cpuinfo, whose constructor
+** runs a dozen CPUID instructions every time the extension is loaded, and
+** in a virtual machine each one traps to the hypervisor (it doubled the
+** cost of load_extension, measured).  SQLite unloads an extension with each
+** connection, so that cost was paid per connection.
+**
+** XCR0 gives the state components the OS saves and restores on a context
+** switch: running AVX code whose registers the OS does not save corrupts
+** other threads' state.  XGETBV exists only when CPUID.1:ECX.OSXSAVE (bit
 ** 27) says the OS enabled XSAVE; without it, report no state at all.
 */
 static uint64_t x86_xcr0(void){
@@ -152,22 +157,34 @@ static uint64_t x86_xcr0(void){
 }
 #define XCR0_AVX     0x06u  /* SSE (1) and upper YMM (2) state */
 #define XCR0_AVX512  0xe6u  /* the above, opmask (5), ZMM_Hi256 (6), Hi16_ZMM (7) */
+
+/* CPUID.1:ECX.FMA (bit 12), CPUID.7.0:EBX.AVX2 (bit 5) and .AVX512F (16). */
+static int x86_has_fma(void){
+  unsigned int a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u<<12))!=0;
+}
+static unsigned int x86_leaf7_ebx(void){
+  unsigned int a, b, c, d;
+  if( __get_cpuid_max(0, 0) < 7 ) return 0;
+  __cpuid_count(7, 0, a, b, c, d);
+  (void)a; (void)c; (void)d;
+  return b;
+}
 #endif
 
 /* 1 if this CPU and OS can run kernel table p. */
 static int kernel_runs(const cvec_kernels *p){
   if( p==&cvec_kernels_scalar ) return 1;
 #ifdef CVEC_X86_DETECT
-  __builtin_cpu_init();   /* harmless if done; needed before constructors ran */
 # ifdef CVEC_HAVE_AVX2
   if( p==&cvec_kernels_avx2 ){
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+    return (x86_leaf7_ebx() & (1u<<5))!=0 && x86_has_fma()
         && (x86_xcr0() & XCR0_AVX)==XCR0_AVX;
   }
 # endif
 # ifdef CVEC_HAVE_AVX512
   if( p==&cvec_kernels_avx512 ){
-    return __builtin_cpu_supports("avx512f")
+    return (x86_leaf7_ebx() & (1u<<16))!=0
         && (x86_xcr0() & XCR0_AVX512)==XCR0_AVX512;
   }
 # endif
