@@ -21,6 +21,7 @@
 ** rest (no bytes past its records, cvec_check silent).
 ** Prints "N passed, M failed".
 */
+#define _POSIX_C_SOURCE 200809L   /* kill() */
 #include <sqlite3.h>
 
 #include "cvec_segment.h"
