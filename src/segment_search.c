@@ -11,16 +11,20 @@
 ** past the count) come after, through cvec_seg_record().
 **
 ** Distances are those of cvec_distance(), the same numbers the SQL
-** functions cvec_distance_*() give for the same two vectors.
+** functions cvec_distance_*() give for the same two vectors.  A large
+** segment is scanned by two threads (see TWO THREADS below).
 */
+#define _POSIX_C_SOURCE 200809L   /* sysconf, pthreads */
 #include "segment_int.h"
 #include "distance.h"
 #include "topk.h"
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Records between two polls of the interrupt callback. */
 #define POLL_EVERY 16384
@@ -74,6 +78,134 @@ static double threshold_sq(double thr){
   return thr*thr*(1.0 + 1e-9);
 }
 
+/*
+** TWO THREADS.  A large segment with nothing to skip (no id-0 or repeated
+** records) is scanned by two threads, each over half of the committed
+** records with its own heap, merged at the end: one core alone does not
+** reach the memory's bandwidth.  The worker reads only what no one changes
+** during the search: the committed part of the map (immutable), the query
+** and the kernel table; it reports only a code, and the calling thread sets
+** messages.  CVEC_THREADS=1 in the environment turns this off; the default
+** is min(2, online CPUs).  Segments of less than 64 MiB of records are not
+** worth a thread (CVEC_THREAD_MIN=bytes changes that, for tests).  Both are
+** read at the first search of the process.
+*/
+#define PAR_MIN_BYTES (64u<<20)
+
+typedef struct scan_job {
+  const cvec_knn_query *a;
+  const cvec_kernels *K;
+  float qNorm2;
+  uint32_t dim;
+  size_t recsize;
+  const unsigned char *base;   /* record 'from', in the map */
+  uint32_t from, to;           /* records [from, to): mapped and visible */
+  cvec_topk t;
+  int rc;                      /* CVEC_OK, CVEC_NOMEM or CVEC_INTERRUPT */
+} scan_job;
+
+/* The hot loop of a scan over committed records that are all visible. */
+static void scan_mapped(scan_job *j){
+  double thr = cvec_topk_threshold(&j->t);   /* kept in step with j->t */
+  double thrSq = threshold_sq(thr);
+  const unsigned char *r = j->base;
+  uint32_t nPoll = POLL_EVERY;
+  j->rc = CVEC_OK;
+  for(uint32_t i=j->from; i<j->to; i++, r+=j->recsize){
+    if( --nPoll==0 ){
+      nPoll = POLL_EVERY;
+      if( j->a->xInterrupted && j->a->xInterrupted(j->a->pArg) ){
+        j->rc = CVEC_INTERRUPT;
+        return;
+      }
+    }
+    double d = distance_below(j->K, j->a->metric, j->a->q, j->qNorm2,
+                              (const float*)(const void*)(r+4), j->dim, thrSq);
+    if( !(d > thr) ){
+      if( cvec_topk_push(&j->t, d, cvec_get_u32le(r), i) ){
+        j->rc = CVEC_NOMEM;
+        return;
+      }
+      thr = cvec_topk_threshold(&j->t);
+      thrSq = threshold_sq(thr);
+    }
+  }
+}
+
+static void *scan_thread(void *pArg){
+  scan_job *j = pArg;
+  scan_mapped(j);
+  return 0;
+}
+
+/*
+** 1 if a scan of nBytes of records may use two threads: CVEC_THREADS (else
+** the online CPUs) is 2 or more, and nBytes reaches CVEC_THREAD_MIN (else
+** PAR_MIN_BYTES).  Read once; every thread computes the same values, and
+** the atomics make the race between first callers harmless.
+*/
+static int use_threads(uint64_t nBytes){
+  static int nThread = 0;          /* 0: not read yet */
+  static uint64_t minBytes = 0;
+  int v = __atomic_load_n(&nThread, __ATOMIC_ACQUIRE);
+  if( v==0 ){
+    const char *z = getenv("CVEC_THREADS");
+    long c = z && z[0] ? strtol(z, 0, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    z = getenv("CVEC_THREAD_MIN");
+    uint64_t m = z && z[0] ? strtoull(z, 0, 10) : PAR_MIN_BYTES;
+    __atomic_store_n(&minBytes, m, __ATOMIC_RELAXED);
+    v = c>=2 ? 2 : 1;
+    __atomic_store_n(&nThread, v, __ATOMIC_RELEASE);
+  }
+  return v>1 && nBytes >= __atomic_load_n(&minBytes, __ATOMIC_RELAXED);
+}
+
+/*
+** Scan the committed records [0, nMapped) with two threads into pOut (the
+** merged heap).  Returns -1 if it did not run (no thread to be had: the
+** caller scans alone), else a CVEC code.
+*/
+static int scan_parallel(cvec_seg *p, const cvec_knn_query *a,
+                         const cvec_kernels *K, float qNorm2, uint32_t nMapped,
+                         cvec_topk *pOut){
+  scan_job j[2];
+  uint32_t half = nMapped/2;
+  const unsigned char *base = cvec_seg_record(p, 0);
+  for(int w=0; w<2; w++){
+    j[w].a = a;
+    j[w].K = K;
+    j[w].qNorm2 = qNorm2;
+    j[w].dim = p->dim;
+    j[w].recsize = p->recsize;
+    j[w].from = w ? half : 0;
+    j[w].to = w ? nMapped : half;
+    j[w].base = base + (size_t)j[w].from*p->recsize;
+    j[w].rc = CVEC_OK;
+    if( cvec_topk_init(&j[w].t, a->k) ){
+      if( w ) cvec_topk_free(&j[0].t);
+      return CVEC_NOMEM;
+    }
+  }
+  pthread_t th;
+  if( pthread_create(&th, 0, scan_thread, &j[0]) ){
+    cvec_topk_free(&j[0].t);
+    cvec_topk_free(&j[1].t);
+    return -1;
+  }
+  scan_mapped(&j[1]);
+  pthread_join(th, 0);
+  int rc = j[0].rc ? j[0].rc : j[1].rc;
+  for(int w=0; w<2 && rc==CVEC_OK; w++){
+    for(uint32_t e=0; e<j[w].t.n && rc==CVEC_OK; e++){
+      const cvec_topk_entry *x = &j[w].t.a[e];
+      if( cvec_topk_push(pOut, x->dist, x->id, x->rec) ) rc = CVEC_NOMEM;
+    }
+  }
+  cvec_topk_free(&j[0].t);
+  cvec_topk_free(&j[1].t);
+  return rc;
+}
+
 int cvec_seg_knn(cvec_seg *p, const cvec_knn_query *a, cvec_topk *pOut){
   const cvec_kernels *K = cvec_kernels_best();
   uint32_t dim = p->dim;
@@ -108,12 +240,24 @@ int cvec_seg_knn(cvec_seg *p, const cvec_knn_query *a, cvec_topk *pOut){
       }
     }
   }else{
-    /* committed records: one pass over the map */
+    /* committed records: one pass over the map (by two threads, when it
+    ** is large and every record is visible), then the pending ones */
+    uint32_t nMapped = nVisible < p->count ? nVisible : p->count;
+    uint32_t iStart = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
+    if( !checkVisible && nMapped>=2 && use_threads((uint64_t)nMapped*p->recsize) ){
+      int prc = scan_parallel(p, a, K, qNorm2, nMapped, pOut);
+      if( prc>=0 ){
+        iStart = nMapped;
+        if( prc==CVEC_NOMEM ) rc = cvec_seg_error(p, CVEC_NOMEM, "out of memory");
+        if( prc==CVEC_INTERRUPT ) rc = cvec_seg_error(p, CVEC_INTERRUPT, "interrupted");
+      }
+    }
+#endif
     double thr = cvec_topk_threshold(pOut);     /* kept in step with pOut */
     double thrSq = threshold_sq(thr);
-    uint32_t nMapped = nVisible < p->count ? nVisible : p->count;
-    const unsigned char *r = nMapped ? cvec_seg_record(p, 0) : 0;
-    for(uint32_t i=0; i<nVisible && rc==CVEC_OK; i++){
+    const unsigned char *r = iStart<nMapped ? cvec_seg_record(p, iStart) : 0;
+    for(uint32_t i=iStart; i<nVisible && rc==CVEC_OK; i++){
       if( i>=nMapped ) r = cvec_seg_record(p, i);   /* pending */
       if( --nPoll==0 ){
         nPoll = POLL_EVERY;
