@@ -158,10 +158,12 @@ static uint64_t x86_xcr0(void){
 #define XCR0_AVX     0x06u  /* SSE (1) and upper YMM (2) state */
 #define XCR0_AVX512  0xe6u  /* the above, opmask (5), ZMM_Hi256 (6), Hi16_ZMM (7) */
 
-/* CPUID.1:ECX.FMA (bit 12), CPUID.7.0:EBX.AVX2 (bit 5) and .AVX512F (16). */
-static int x86_has_fma(void){
+/* CPUID.1:ECX.FMA (bit 12) and .AVX (bit 28), CPUID.7.0:EBX.AVX2 (bit 5)
+** and .AVX512F (16). */
+static int x86_has_avx_fma(void){
   unsigned int a, b, c, d;
-  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u<<12))!=0;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u<<12))!=0
+      && (c & (1u<<28))!=0;
 }
 static unsigned int x86_leaf7_ebx(void){
   unsigned int a, b, c, d;
@@ -178,7 +180,7 @@ static int kernel_runs(const cvec_kernels *p){
 #ifdef CVEC_X86_DETECT
 # ifdef CVEC_HAVE_AVX2
   if( p==&cvec_kernels_avx2 ){
-    return (x86_leaf7_ebx() & (1u<<5))!=0 && x86_has_fma()
+    return (x86_leaf7_ebx() & (1u<<5))!=0 && x86_has_avx_fma()
         && (x86_xcr0() & XCR0_AVX)==XCR0_AVX;
   }
 # endif

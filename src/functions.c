@@ -153,8 +153,12 @@ int cvec_register_functions(sqlite3 *db){
     { "cvec_distance_cosine", CVEC_METRIC_COSINE },
     { "cvec_distance_dot",    CVEC_METRIC_DOT },
   };
+  /* Not SQLITE_DETERMINISTIC: the last bits of a distance depend on the
+  ** kernel this CPU runs (README), so an index or generated column built on
+  ** one machine might not match another. */
   for(int i=0; rc==SQLITE_OK && i<3; i++){
-    rc = sqlite3_create_function(db, aDist[i].zName, 2, flags,
+    rc = sqlite3_create_function(db, aDist[i].zName, 2,
+                                 SQLITE_UTF8|SQLITE_INNOCUOUS,
                                  (void*)(intptr_t)aDist[i].metric, fn_distance, 0, 0);
   }
   return rc;

@@ -127,7 +127,8 @@ struct cvec_cursor {
   int bKnn;              /* PLAN_KNN: the rows are hits[0..nHit) */
   cvec_topk hits;        /* ... sorted by distance then id */
   uint32_t iHit;         /* ... the current one */
-  uint32_t kUsed;        /* ... the k searched for (column k) */
+  uint32_t kUsed;        /* ... column k: the "k = N" given, else the
+                         ** LIMIT that served as k */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -884,7 +885,7 @@ static int best_index_knn(cvec_vtab *p, sqlite3_index_info *pInfo, int iMatch,
 static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
   cvec_vtab *p = (cvec_vtab*)pVtab;
   int iEq = -1, iLimit = -1, iOffset = -1, nOther = 0;
-  int iMatch = -1, iK = -1, nMatch = 0;
+  int iMatch = -1, iK = -1, nMatch = 0, nK = 0;
   for(int i=0; i<pInfo->nConstraint; i++){
     const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
     if( c->op==SQLITE_INDEX_CONSTRAINT_MATCH && c->iColumn==COL_VECTOR ){
@@ -893,6 +894,7 @@ static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
       continue;
     }
     if( c->op==SQLITE_INDEX_CONSTRAINT_EQ && c->iColumn==COL_K ){
+      nK++;
       if( c->usable && iK<0 ) iK = i;
       continue;
     }
@@ -912,6 +914,14 @@ static int vtab_best_index(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
     /* A MATCH can only be answered by the search: a plan without it (its
     ** argument not known yet) is no plan. */
     if( iMatch<0 ) return SQLITE_CONSTRAINT;
+    /* The search itself is the only filter when nothing is left for
+    ** SQLite to check: then (only) a LIMIT may serve as k.  SQLite before
+    ** 3.46 offers LIMIT even with other terms left over. */
+    int alone = nMatch==1 && nK<=1 && nOther==(iEq>=0);
+    if( !alone ) iLimit = iOffset = -1;
+    /* A "k = ?" that only a join supplies: wait for the plan where it is
+    ** usable rather than search without it. */
+    if( nK>0 && iK<0 && iLimit<0 ) return SQLITE_CONSTRAINT;
     return best_index_knn(p, pInfo, iMatch, iK, iEq, iLimit, iOffset);
   }
   if( iEq>=0 ){
@@ -1120,6 +1130,7 @@ static int knn_filter(cvec_cursor *c, cvec_vtab *p, int idxNum,
       k = sqlite3_value_int64(v);
     }
   }
+  sqlite3_int64 kGiven = k;      /* column k shows it, whatever LIMIT does */
   if( idxNum & KNN_LIMIT ){
     sqlite3_int64 n = sqlite3_value_int64(argv[iArg++]);
     if( idxNum & KNN_OFFSET ){
@@ -1216,7 +1227,7 @@ static int knn_filter(cvec_cursor *c, cvec_vtab *p, int idxNum,
   c->nRec = 0;
   if( rc ) return rc;
   c->bKnn = 1;
-  c->kUsed = (uint32_t)k;
+  c->kUsed = (uint32_t)(kGiven>0 ? kGiven : k);
   c->iHit = 0;
   if( c->hits.n>0 ){
     c->i = c->hits.a[0].rec;
@@ -1294,21 +1305,28 @@ static int cursor_filter(sqlite3_vtab_cursor *cur, int idxNum,
 
 static int cursor_next(sqlite3_vtab_cursor *cur){
   cvec_cursor *c = (cvec_cursor*)cur;
+  /* Hits and PLAN_IN records are not in record order: one that a ROLLBACK
+  ** (TO) took away while the cursor was open (end lowered, see
+  ** vtab_clamp_cursors) is skipped, not taken for the end. */
   if( c->bKnn ){
-    if( ++c->iHit < c->hits.n ){
-      c->i = c->hits.a[c->iHit].rec;
-    }else{
-      c->i = c->end;
+    while( ++c->iHit < c->hits.n ){
+      if( c->hits.a[c->iHit].rec < c->end ){
+        c->i = c->hits.a[c->iHit].rec;
+        return SQLITE_OK;
+      }
     }
+    c->i = c->end;
     return SQLITE_OK;
   }
   if( c->nRec>0 ){
     /* PLAN_IN: the next record found */
-    if( ++c->iRec < c->nRec ){
-      c->i = c->aRec[c->iRec];
-    }else{
-      c->i = c->end;
+    while( ++c->iRec < c->nRec ){
+      if( c->aRec[c->iRec] < c->end ){
+        c->i = c->aRec[c->iRec];
+        return SQLITE_OK;
+      }
     }
+    c->i = c->end;
     return SQLITE_OK;
   }
   if( c->nLeft>0 && --c->nLeft==0 ){
