@@ -1574,8 +1574,10 @@ static int vtab_sync(sqlite3_vtab *pVtab){
 
 /*
 ** SQLite has already committed the database when it calls xCommit, and it
-** ignores what xCommit returns.  A failure to write the count is logged; the
-** rows stay uncommitted (SPEC §4, "the commit window").
+** ignores what xCommit returns.  A failure to write the count is logged;
+** the rows stay in the tail under their intent note, and the next statement
+** that settles the segment rolls them forward, since the shadow row says
+** the database committed them (see "The shadow table and crash settlement").
 */
 static int vtab_commit(sqlite3_vtab *pVtab){
   cvec_vtab *p = (cvec_vtab*)pVtab;
