@@ -71,4 +71,12 @@ int cvec_vector_from_value(sqlite3_value *v, const char *zSubjectFmt,
                            const unsigned char **paBytes, uint32_t *pn,
                            void **ppFree, char **pzErr);
 
+/*
+** The floats of a decoded vector (4*n bytes of float32 LE at a, as
+** cvec_vector_from_value gives them) as native floats the distance kernels
+** can read: a itself when it is 4-byte aligned on a little-endian host, else
+** a converted copy in *ppCopy (sqlite3_free() it).  NULL on OOM.
+*/
+const float *cvec_native_floats(const unsigned char *a, uint32_t n, float **ppCopy);
+
 #endif /* CVEC_EXT_H */

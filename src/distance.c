@@ -76,18 +76,8 @@ static double dot_d(const float *a, const float *b, size_t n){
   return (s0+s1) + (s2+s3);
 }
 
-static double norm2_d(const float *a, size_t n){
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  size_t i = 0;
-  for(; i+4<=n; i+=4){
-    s0 += (double)a[i]*a[i];
-    s1 += (double)a[i+1]*a[i+1];
-    s2 += (double)a[i+2]*a[i+2];
-    s3 += (double)a[i+3]*a[i+3];
-  }
-  for(; i<n; i++) s0 += (double)a[i]*a[i];
-  return (s0+s1) + (s2+s3);
-}
+/* sum a^2: the dot product of a with itself */
+static double norm2_d(const float *a, size_t n){ return dot_d(a, a, n); }
 
 /*
 ** double -> float as IEEE round-to-nearest does it, but without relying on

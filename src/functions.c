@@ -75,22 +75,6 @@ static void fn_from_json(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   sqlite3_free(pFree);
 }
 
-/*
-** The floats of a decoded vector (4*n bytes of float32 LE at a) as a float
-** array the kernels can read: a itself when it is 4-byte aligned on a
-** little-endian host, else a copy in *ppCopy (sqlite3_free() it).
-*/
-static const float *as_floats(const unsigned char *a, uint32_t n, float **ppCopy){
-  *ppCopy = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
-  if( ((uintptr_t)a & 3)==0 ) return (const float*)(const void*)a;
-#endif
-  float *f = sqlite3_malloc64((sqlite3_uint64)n*sizeof(float) + 1);
-  if( f==0 ) return 0;
-  for(uint32_t i=0; i<n; i++) f[i] = cvec_get_f32le(a+4*(size_t)i);
-  *ppCopy = f;
-  return f;
-}
 
 /*
 ** cvec_distance_*(a, b): the metric is the function's user data.  Either
@@ -119,8 +103,8 @@ static void fn_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     sqlite3_free(z);
     goto done;
   }
-  const float *fa = as_floats(a, na, &pCopyA);
-  const float *fb = as_floats(b, nb, &pCopyB);
+  const float *fa = cvec_native_floats(a, na, &pCopyA);
+  const float *fb = cvec_native_floats(b, nb, &pCopyB);
   if( fa==0 || fb==0 ){
     sqlite3_result_error_nomem(ctx);
     goto done;

@@ -102,13 +102,29 @@ typedef struct scan_job {
   size_t recsize;
   const unsigned char *base;   /* record 'from', in the map */
   uint32_t from, to;           /* records [from, to): mapped and visible */
-  cvec_topk t;
+  cvec_topk *pT;               /* the heap the job fills */
   int rc;                      /* CVEC_OK, CVEC_NOMEM or CVEC_INTERRUPT */
 } scan_job;
 
+/* A job over records [from, to) of the map, into *pT. */
+static void scan_job_init(scan_job *j, cvec_seg *p, const cvec_knn_query *a,
+                          const cvec_kernels *K, float qNorm2, uint32_t from,
+                          uint32_t to, cvec_topk *pT){
+  j->a = a;
+  j->K = K;
+  j->qNorm2 = qNorm2;
+  j->dim = p->dim;
+  j->recsize = p->recsize;
+  j->from = from;
+  j->to = to;
+  j->base = cvec_seg_record(p, 0) + (size_t)from*p->recsize;
+  j->pT = pT;
+  j->rc = CVEC_OK;
+}
+
 /* The hot loop of a scan over committed records that are all visible. */
 static void scan_mapped(scan_job *j){
-  double thr = cvec_topk_threshold(&j->t);   /* kept in step with j->t */
+  double thr = cvec_topk_threshold(j->pT);   /* kept in step with *pT */
   double thrSq = threshold_sq(thr);
   const unsigned char *r = j->base;
   uint32_t nPoll = POLL_EVERY;
@@ -124,11 +140,11 @@ static void scan_mapped(scan_job *j){
     double d = distance_below(j->K, j->a->metric, j->a->q, j->qNorm2,
                               (const float*)(const void*)(r+4), j->dim, thrSq);
     if( !(d > thr) ){
-      if( cvec_topk_push(&j->t, d, cvec_get_u32le(r), i) ){
+      if( cvec_topk_push(j->pT, d, cvec_get_u32le(r), i) ){
         j->rc = CVEC_NOMEM;
         return;
       }
-      thr = cvec_topk_threshold(&j->t);
+      thr = cvec_topk_threshold(j->pT);
       thrSq = threshold_sq(thr);
     }
   }
@@ -172,40 +188,30 @@ static int scan_parallel(cvec_seg *p, const cvec_knn_query *a,
                          const cvec_kernels *K, float qNorm2, uint32_t nMapped,
                          cvec_topk *pOut){
   scan_job j[2];
+  cvec_topk t[2];
   uint32_t half = nMapped/2;
-  const unsigned char *base = cvec_seg_record(p, 0);
-  for(int w=0; w<2; w++){
-    j[w].a = a;
-    j[w].K = K;
-    j[w].qNorm2 = qNorm2;
-    j[w].dim = p->dim;
-    j[w].recsize = p->recsize;
-    j[w].from = w ? half : 0;
-    j[w].to = w ? nMapped : half;
-    j[w].base = base + (size_t)j[w].from*p->recsize;
-    j[w].rc = CVEC_OK;
-    if( cvec_topk_init(&j[w].t, a->k) ){
-      if( w ) cvec_topk_free(&j[0].t);
-      return CVEC_NOMEM;
-    }
+  if( cvec_topk_init(&t[0], a->k) ) return CVEC_NOMEM;
+  if( cvec_topk_init(&t[1], a->k) ){
+    cvec_topk_free(&t[0]);
+    return CVEC_NOMEM;
   }
+  scan_job_init(&j[0], p, a, K, qNorm2, 0, half, &t[0]);
+  scan_job_init(&j[1], p, a, K, qNorm2, half, nMapped, &t[1]);
   pthread_t th;
-  if( pthread_create(&th, 0, scan_thread, &j[0]) ){
-    cvec_topk_free(&j[0].t);
-    cvec_topk_free(&j[1].t);
-    return -1;
-  }
-  scan_mapped(&j[1]);
-  pthread_join(th, 0);
-  int rc = j[0].rc ? j[0].rc : j[1].rc;
-  for(int w=0; w<2 && rc==CVEC_OK; w++){
-    for(uint32_t e=0; e<j[w].t.n && rc==CVEC_OK; e++){
-      const cvec_topk_entry *x = &j[w].t.a[e];
-      if( cvec_topk_push(pOut, x->dist, x->id, x->rec) ) rc = CVEC_NOMEM;
+  int rc = -1;
+  if( pthread_create(&th, 0, scan_thread, &j[0])==0 ){
+    scan_mapped(&j[1]);
+    pthread_join(th, 0);
+    rc = j[0].rc ? j[0].rc : j[1].rc;
+    for(int w=0; w<2 && rc==CVEC_OK; w++){
+      for(uint32_t e=0; e<t[w].n && rc==CVEC_OK; e++){
+        const cvec_topk_entry *x = &t[w].a[e];
+        if( cvec_topk_push(pOut, x->dist, x->id, x->rec) ) rc = CVEC_NOMEM;
+      }
     }
   }
-  cvec_topk_free(&j[0].t);
-  cvec_topk_free(&j[1].t);
+  cvec_topk_free(&t[0]);
+  cvec_topk_free(&t[1]);
   return rc;
 }
 
@@ -248,13 +254,22 @@ int cvec_seg_knn(cvec_seg *p, const cvec_knn_query *a, cvec_topk *pOut){
     uint32_t nMapped = nVisible < p->count ? nVisible : p->count;
     uint32_t iStart = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
-    if( !checkVisible && nMapped>=2 && use_threads((uint64_t)nMapped*p->recsize) ){
-      int prc = scan_parallel(p, a, K, qNorm2, nMapped, pOut);
-      if( prc>=0 ){
-        iStart = nMapped;
-        if( prc==CVEC_NOMEM ) rc = cvec_seg_error(p, CVEC_NOMEM, "out of memory");
-        if( prc==CVEC_INTERRUPT ) rc = cvec_seg_error(p, CVEC_INTERRUPT, "interrupted");
+    /* every committed record visible: the hot loop, by one or two threads;
+    ** the loop below then takes only the pending records */
+    if( !checkVisible && nMapped>0 ){
+      int prc = -1;
+      if( nMapped>=2 && use_threads((uint64_t)nMapped*p->recsize) ){
+        prc = scan_parallel(p, a, K, qNorm2, nMapped, pOut);
       }
+      if( prc<0 ){
+        scan_job j;
+        scan_job_init(&j, p, a, K, qNorm2, 0, nMapped, pOut);
+        scan_mapped(&j);
+        prc = j.rc;
+      }
+      iStart = nMapped;
+      if( prc==CVEC_NOMEM ) rc = cvec_seg_error(p, CVEC_NOMEM, "out of memory");
+      if( prc==CVEC_INTERRUPT ) rc = cvec_seg_error(p, CVEC_INTERRUPT, "interrupted");
     }
 #endif
     double thr = cvec_topk_threshold(pOut);     /* kept in step with pOut */

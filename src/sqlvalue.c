@@ -157,3 +157,15 @@ int cvec_vector_from_value(sqlite3_value *v, const char *zSubjectFmt,
                            "or JSON text", SUBJECT(), type_name(eType));
   return SQLITE_ERROR;
 }
+
+const float *cvec_native_floats(const unsigned char *a, uint32_t n, float **ppCopy){
+  *ppCopy = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
+  if( ((uintptr_t)a & 3)==0 ) return (const float*)(const void*)a;
+#endif
+  float *f = sqlite3_malloc64((sqlite3_uint64)n*sizeof(float) + 1);
+  if( f==0 ) return 0;
+  for(uint32_t i=0; i<n; i++) f[i] = cvec_get_f32le(a+4*(size_t)i);
+  *ppCopy = f;
+  return f;
+}

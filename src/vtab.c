@@ -55,6 +55,8 @@ struct cvec_vtab {
   char *zOwner;          /* owner text of our intent notes: "table T in
                          ** FILE", or "" for a database with no file */
   sqlite3_int64 tid;     /* table id from the shadow row, 0 until read */
+  sqlite3_stmt *pShadowRead;  /* SELECT txn, tid FROM <table>_cvec ... */
+  sqlite3_stmt *pShadowBump;  /* UPDATE <table>_cvec SET txn = ?1 */
   int bumpLevel;         /* the shadow row got this transaction's number
                          ** while nMark was bumpLevel; -1: not yet (a
                          ** ROLLBACK TO below that level undoes it) */
@@ -406,39 +408,75 @@ static int shadow_create(cvec_vtab *p){
   return rc;
 }
 
+/* Finalize the cached shadow-table statements (before the table is renamed
+** or dropped, and at disconnect). */
+static void shadow_finalize(cvec_vtab *p){
+  sqlite3_finalize(p->pShadowRead);
+  sqlite3_finalize(p->pShadowBump);
+  p->pShadowRead = p->pShadowBump = 0;
+}
+
+/* The shadow table cannot be read (dropped by hand, or a table made by an
+** older cvec): say what it is for and how to make it again. */
+static void shadow_error(cvec_vtab *p){
+  set_error(p, CVEC_PREFIX "%s: cannot read its shadow table %s_cvec (%s); "
+            "it holds what commits vectors with the database: recreate the "
+            "table, or create it with CREATE TABLE \"%w\".\"%w_cvec\"(txn "
+            "INTEGER NOT NULL, tid INTEGER NOT NULL)", p->zTable, p->zTable,
+            sqlite3_errmsg(p->db), p->zDb, p->zTable);
+}
+
+/*
+** *pp, prepared once from zFmt (with the schema and table names) and kept:
+** the first INSERT of every write transaction runs both statements.
+*/
+static int shadow_stmt(cvec_vtab *p, sqlite3_stmt **pp, const char *zFmt){
+  if( *pp ) return SQLITE_OK;
+  char *zSql = sqlite3_mprintf(zFmt, p->zDb, p->zTable);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  int rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT, pp, 0);
+  sqlite3_free(zSql);
+  if( rc ){
+    shadow_error(p);
+    sqlite3_finalize(*pp);
+    *pp = 0;
+  }
+  return rc;
+}
+
 /*
 ** The shadow row: *pTxn and *pTid (0 and 0 if the row is missing).  Also
 ** makes the table id the one this table's notes carry.
 */
 static int shadow_read(cvec_vtab *p, sqlite3_int64 *pTxn, sqlite3_int64 *pTid){
-  sqlite3_stmt *pStmt = 0;
-  char *zSql = sqlite3_mprintf("SELECT txn, tid FROM \"%w\".\"%w_cvec\" "
-                               "ORDER BY rowid LIMIT 1", p->zDb, p->zTable);
-  if( zSql==0 ) return SQLITE_NOMEM;
-  int rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc ){
-    set_error(p, CVEC_PREFIX "%s: cannot read its shadow table %s_cvec (%s); "
-              "it holds what commits vectors with the database: recreate the "
-              "table, or create it with CREATE TABLE \"%w\".\"%w_cvec\"(txn "
-              "INTEGER NOT NULL, tid INTEGER NOT NULL)", p->zTable, p->zTable,
-              sqlite3_errmsg(p->db), p->zDb, p->zTable);
-    sqlite3_finalize(pStmt);
-    return rc;
-  }
+  int rc = shadow_stmt(p, &p->pShadowRead, "SELECT txn, tid FROM \"%w\".\"%w_cvec\" "
+                                           "ORDER BY rowid LIMIT 1");
+  if( rc ) return rc;
   *pTxn = *pTid = 0;
-  rc = sqlite3_step(pStmt);
+  rc = sqlite3_step(p->pShadowRead);
   if( rc==SQLITE_ROW ){
-    *pTxn = sqlite3_column_int64(pStmt, 0);
-    *pTid = sqlite3_column_int64(pStmt, 1);
+    *pTxn = sqlite3_column_int64(p->pShadowRead, 0);
+    *pTid = sqlite3_column_int64(p->pShadowRead, 1);
     rc = SQLITE_OK;
-  }else if( rc!=SQLITE_DONE ){
-    set_error(p, CVEC_PREFIX "%s_cvec: %s", p->zTable, sqlite3_errmsg(p->db));
-  }else{
+  }else if( rc==SQLITE_DONE ){
     rc = SQLITE_OK;
   }
-  sqlite3_finalize(pStmt);
+  if( rc ) shadow_error(p);
+  sqlite3_reset(p->pShadowRead);
   if( rc==SQLITE_OK && *pTid!=0 ) p->tid = *pTid;
+  return rc;
+}
+
+/* Set the shadow row's txn to iNew; *pChanged: whether a row was there. */
+static int shadow_bump(cvec_vtab *p, sqlite3_int64 iNew, int *pChanged){
+  int rc = shadow_stmt(p, &p->pShadowBump, "UPDATE \"%w\".\"%w_cvec\" SET txn = ?1");
+  if( rc ) return rc;
+  sqlite3_bind_int64(p->pShadowBump, 1, iNew);
+  rc = sqlite3_step(p->pShadowBump);
+  rc = rc==SQLITE_DONE ? SQLITE_OK : rc;
+  if( rc ) set_error(p, CVEC_PREFIX "%s_cvec: %s", p->zTable, sqlite3_errmsg(p->db));
+  *pChanged = sqlite3_changes(p->db)>0;
+  sqlite3_reset(p->pShadowBump);
   return rc;
 }
 
@@ -453,12 +491,12 @@ static int make_owner(cvec_vtab *p){
 
 static int has_file(cvec_vtab *p){ return p->zOwner && p->zOwner[0]; }
 
-/* 1 if the connection runs with PRAGMA query_only (no writes, also not to
-** segments: a settlement waits for a writable connection). */
-static int query_only(sqlite3 *db){
+/* The integer a "PRAGMA name" gives, 0 if it cannot be read: SQLite has no
+** other way to read the busy timeout, or query_only. */
+static int pragma_int(sqlite3 *db, const char *zPragma){
   sqlite3_stmt *pStmt = 0;
   int v = 0;
-  if( sqlite3_prepare_v2(db, "PRAGMA query_only", -1, &pStmt, 0)==SQLITE_OK
+  if( sqlite3_prepare_v2(db, zPragma, -1, &pStmt, 0)==SQLITE_OK
    && sqlite3_step(pStmt)==SQLITE_ROW ){
     v = sqlite3_column_int(pStmt, 0);
   }
@@ -539,9 +577,9 @@ static int prepare_write(cvec_vtab *p){
   if( p->tid==0 ) p->tid = random_id();
   if( cvec_seg_set_owner(p->seg, p->zOwner, (sqlite3_uint64)p->tid) ) return SQLITE_NOMEM;
   sqlite3_int64 iNew = random_id();
-  rc = shadow_exec(p, sqlite3_mprintf("UPDATE \"%w\".\"%w_cvec\" SET txn = %lld",
-                                      p->zDb, p->zTable, iNew));
-  if( rc==SQLITE_OK && sqlite3_changes(p->db)==0 ){
+  int changed = 0;
+  rc = shadow_bump(p, iNew, &changed);
+  if( rc==SQLITE_OK && !changed ){
     /* The row was deleted by hand: put it back, or the database would not
     ** record the commit and a crash after it would be cut.  (An INSERT
     ** moves last_insert_rowid: keep the application's.) */
@@ -570,7 +608,8 @@ static void settle_on_read(cvec_vtab *p){
   int rc;
   if( p->readonly || cvec_seg_in_write(p->seg) || !cvec_seg_has_tail(p->seg) ) return;
   if( cvec_seg_peek_tail(p->seg, &t) || t.kind!=CVEC_TAIL_INTENT
-   || note_committed(p, &t, &rc)!=1 || query_only(p->db) ){
+   || note_committed(p, &t, &rc)!=1 || pragma_int(p->db, "PRAGMA query_only") ){
+    /* (under query_only a settlement waits for a writable connection) */
     goto done;
   }
   if( cvec_seg_begin_write(p->seg) ) goto done;   /* a writer is at work */
@@ -659,6 +698,7 @@ static int vtab_disconnect(sqlite3_vtab *pVtab){
     }
   }
   cvec_seg_close(p->seg);
+  shadow_finalize(p);
   sqlite3_free(p->base.zErrMsg);
   sqlite3_free(p->zDb);
   sqlite3_free(p->zOwner);
@@ -770,6 +810,7 @@ static int vtab_destroy(sqlite3_vtab *pVtab){
     (void)settle_locked(p, 1);
     (void)cvec_seg_rollback(p->seg);
   }
+  shadow_finalize(p);
   int rc = shadow_exec(p, sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\".\"%w_cvec\"",
                                           p->zDb, p->zTable));
   /* SQLite refuses to drop a table while another statement of the
@@ -789,6 +830,7 @@ static int vtab_rename(sqlite3_vtab *pVtab, const char *zNew){
   cvec_vtab *p = (cvec_vtab*)pVtab;
   char *z = sqlite3_mprintf("%s", zNew);
   if( z==0 ) return SQLITE_NOMEM;
+  shadow_finalize(p);   /* they name the old table */
   if( !p->readonly ){
     int rc = shadow_exec(p, sqlite3_mprintf(
         "ALTER TABLE \"%w\".\"%w_cvec\" RENAME TO \"%w_cvec\"",
@@ -1111,23 +1153,22 @@ static int knn_filter(cvec_cursor *c, cvec_vtab *p, int idxNum,
   sqlite3_int64 k = -1;
   uint32_t dim = cvec_seg_dimension(p->seg);
   if( idxNum & KNN_K ){
+    /* an integer, or a real with no fraction (2.0), in 1..KNN_MAX_K; a
+    ** real is range-checked before the cast (outside int64 it is UB) */
     sqlite3_value *v = argv[iArg++];
     int t = sqlite3_value_numeric_type(v);
     double r = sqlite3_value_double(v);
-    if( t!=SQLITE_INTEGER || sqlite3_value_int64(v)<1
-     || sqlite3_value_int64(v)>KNN_MAX_K ){
-      /* (the range first: a cast of a double outside int64 is undefined) */
-      if( t==SQLITE_FLOAT && r>=1 && r<=KNN_MAX_K && r==(double)(sqlite3_int64)r ){
-        k = (sqlite3_int64)r;
-      }else{
-        char *zV = describe_value(v, sqlite3_value_type(v));
-        set_error(p, CVEC_PREFIX "%s: k = %s is not an integer in 1..%d",
-                  p->zTable, zV ? zV : "?", KNN_MAX_K);
-        sqlite3_free(zV);
-        return SQLITE_ERROR;
-      }
-    }else{
+    if( t==SQLITE_INTEGER ){
       k = sqlite3_value_int64(v);
+    }else if( t==SQLITE_FLOAT && r>=1 && r<=KNN_MAX_K && r==(double)(sqlite3_int64)r ){
+      k = (sqlite3_int64)r;
+    }
+    if( k<1 || k>KNN_MAX_K ){
+      char *zV = describe_value(v, sqlite3_value_type(v));
+      set_error(p, CVEC_PREFIX "%s: k = %s is not an integer in 1..%d",
+                p->zTable, zV ? zV : "?", KNN_MAX_K);
+      sqlite3_free(zV);
+      return SQLITE_ERROR;
     }
   }
   sqlite3_int64 kGiven = k;      /* column k shows it, whatever LIMIT does */
@@ -1165,16 +1206,8 @@ static int knn_filter(cvec_cursor *c, cvec_vtab *p, int idxNum,
     return rc;
   }
   float *aCopy = 0;
-  const float *q = (const float*)(const void*)aQ;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__==__ORDER_LITTLE_ENDIAN__
-  if( ((uintptr_t)aQ & 3)!=0 )
-#endif
-  {
-    aCopy = sqlite3_malloc64((sqlite3_uint64)dim*sizeof(float) + 1);
-    if( aCopy==0 ){ sqlite3_free(pFree); return SQLITE_NOMEM; }
-    for(uint32_t j=0; j<dim; j++) aCopy[j] = cvec_get_f32le(aQ+4*(size_t)j);
-    q = aCopy;
-  }
+  const float *q = cvec_native_floats(aQ, dim, &aCopy);
+  if( q==0 ){ sqlite3_free(pFree); return SQLITE_NOMEM; }
   /* the pre-filter: the records of the ids given, each once */
   if( idxNum & (KNN_IN|KNN_EQ) ){
     sqlite3_value *vIds = argv[iArg++];
@@ -1376,21 +1409,6 @@ static int cursor_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid){
 /* ------------------------------------------------------------------------ */
 
 /*
-** The connection's busy timeout in ms (PRAGMA busy_timeout: SQLite has no
-** other way to read it), 0 if it cannot be read.
-*/
-static int busy_timeout_ms(sqlite3 *db){
-  sqlite3_stmt *pStmt = 0;
-  int ms = 0;
-  if( sqlite3_prepare_v2(db, "PRAGMA busy_timeout", -1, &pStmt, 0)==SQLITE_OK
-   && sqlite3_step(pStmt)==SQLITE_ROW ){
-    ms = sqlite3_column_int(pStmt, 0);
-  }
-  sqlite3_finalize(pStmt);
-  return ms;
-}
-
-/*
 ** Take the segment's write lock, waiting while another writer holds it for
 ** up to the connection's busy timeout (as SQLite itself waits for its own
 ** locks), polling with a backoff from 1 to 100 ms, then SQLITE_BUSY.  If
@@ -1408,7 +1426,7 @@ static int begin_write_waiting(cvec_vtab *p){
     crc = cvec_seg_begin_write(p->seg);
   }
   if( crc==CVEC_BUSY ){
-    int ms = busy_timeout_ms(p->db);
+    int ms = pragma_int(p->db, "PRAGMA busy_timeout");
     for(int waited=0, step=1; crc==CVEC_BUSY && waited<ms; ){
       int d = step < ms-waited ? step : ms-waited;
       sqlite3_sleep(d);
