@@ -103,20 +103,6 @@ static int ignore_problem(void *ctx, const char *k, int64_t r, int64_t i,
   return 0;
 }
 
-/* 1 if record i of the file at zPath has CRC-32 crc. */
-static int record_crc_is(const char *zPath, const raw_info *r, uint64_t i,
-                         uint32_t crc){
-  int fd = open(zPath, O_RDONLY|O_CLOEXEC|O_NONBLOCK);
-  unsigned char *a = malloc(r->recsize);
-  int ok = fd>=0 && a
-        && cvec_pread_all(fd, a, r->recsize,
-                          (off_t)CVEC_HEADER_SIZE + (off_t)i*(off_t)r->recsize)==0
-        && cvec_crc32(a, r->recsize)==crc;
-  free(a);
-  if( fd>=0 ) close(fd);
-  return ok;
-}
-
 /*
 ** Bytes past the count: does the intent note (segment_intent.h) explain
 ** them as the tail of a cvec transaction that did not finish?  If so,
@@ -133,19 +119,12 @@ static int check_note(const char *zPath, const char *zName, const raw_info *r,
   free(z);
   if( fd<0 ) return 0;
   cvec_intent *note = malloc(sizeof(*note));
-  int ok = note && cvec_intent_read(fd, note)==0
-        && note->state==CVEC_INTENT_OPEN && note->oldCount==r->count
-        && note->ino==ino
-        && (note->newCount==0 || note->newCount>r->count);
+  int ok = note && cvec_intent_read(fd, note)==0;
   close(fd);
-  /* and the records it names by CRC are the ones in the file (as the
-  ** writer's classify() decides: segment_write.c) */
-  if( ok && r->complete > r->count ){
-    ok = record_crc_is(zPath, r, r->count, note->crcFirst);
-  }
-  if( ok && note->newCount && r->complete >= note->newCount ){
-    ok = record_crc_is(zPath, r, note->newCount-1, note->crcLast);
-  }
+  /* the writers' rule (segment_intent.h) */
+  fd = ok ? open(zPath, O_RDONLY|O_CLOEXEC|O_NONBLOCK) : -1;
+  ok = fd>=0 && cvec_intent_explains(note, fd, ino, r->size, r->count, r->recsize);
+  if( fd>=0 ) close(fd);
   int rc = 0;
   if( ok ){
     const char *zOwner = note->zOwner[0] ? note->zOwner

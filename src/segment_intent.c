@@ -7,6 +7,7 @@
 #include "segment_intent.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define INTENT_HDR 64
@@ -77,4 +78,33 @@ int cvec_intent_write(int fd, const cvec_intent *pI, int doSync){
   if( cvec_pwrite_all(fd, a, INTENT_HDR+nOwner, 0) ) return -1;
   if( doSync && cvec_fdatasync(fd) ) return -1;
   return 0;
+}
+
+/* 1 if record i of fd (recsize bytes each) reads back with CRC crc. */
+static int record_crc_is(int fd, uint64_t i, size_t recsize, uint32_t crc){
+  unsigned char *a = malloc(recsize);
+  int ok = a && cvec_pread_all(fd, a, recsize,
+                               (off_t)CVEC_HEADER_SIZE + (off_t)i*(off_t)recsize)==0
+        && cvec_crc32(a, recsize)==crc;
+  free(a);
+  return ok;
+}
+
+int cvec_intent_explains(const cvec_intent *pI, int fdSeg, uint64_t ino,
+                         int64_t size, uint32_t count, size_t recsize){
+  int64_t want = (int64_t)CVEC_HEADER_SIZE + (int64_t)count*(int64_t)recsize;
+  if( pI->state!=CVEC_INTENT_OPEN || pI->oldCount!=count || pI->ino!=ino
+   || (pI->newCount!=0 && pI->newCount<=count) || size<=want ){
+    return 0;
+  }
+  if( size-want >= (int64_t)recsize
+   && !record_crc_is(fdSeg, count, recsize, pI->crcFirst) ){
+    return 0;
+  }
+  if( pI->newCount
+   && size >= (int64_t)CVEC_HEADER_SIZE + (int64_t)pI->newCount*(int64_t)recsize
+   && !record_crc_is(fdSeg, pI->newCount-1, recsize, pI->crcLast) ){
+    return 0;
+  }
+  return 1;
 }

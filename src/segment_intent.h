@@ -85,4 +85,16 @@ int cvec_intent_read(int fd, cvec_intent *pI);
 ** 0 on success, -1 with errno set. */
 int cvec_intent_write(int fd, const cvec_intent *pI, int doSync);
 
+/*
+** 1 if note *pI explains the bytes past the count of a segment: fdSeg, of
+** inode ino and size bytes, with `count` committed records of recsize
+** bytes.  The note must be open, start at the count, be about that inode,
+** and name by CRC the records in the file: record C whole (a tail shorter
+** than a record holds none: any writer's torn append, cut with no loss),
+** and record N-1 if N is known and the file holds it.  The one rule both
+** writers (segment_write.c) and cvec_seg_check() apply.
+*/
+int cvec_intent_explains(const cvec_intent *pI, int fdSeg, uint64_t ino,
+                         int64_t size, uint32_t count, size_t recsize);
+
 #endif /* CVEC_SEGMENT_INTENT_H */

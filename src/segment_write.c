@@ -210,17 +210,6 @@ static int note_done_own(cvec_seg *p){
   return note_done(p, &n);
 }
 
-/* CRC-32 of record i read from the file (pread: it may be past the map);
-** 1 if it could not be read. */
-static int file_record_crc(cvec_seg *p, uint32_t i, uint32_t *pCrc){
-  unsigned char *a = malloc(p->recsize);
-  if( a==0 ) return 1;
-  int rc = cvec_pread_all(p->fd, a, p->recsize, cvec_rec_offset(p, i));
-  if( rc==0 ) *pCrc = cvec_crc32(a, p->recsize);
-  free(a);
-  return rc ? 1 : 0;
-}
-
 /*
 ** With the count current: what lies past the committed records?  Fills
 ** *pKind, *pBytes and *pNote.  The tail is the note's (CVEC_TAIL_INTENT)
@@ -255,21 +244,10 @@ static int classify(cvec_seg *p, int *pKind, uint64_t *pBytes, cvec_intent *pNot
     return cvec_seg_error(p, CVEC_IOERR, "%s.intent: read failed: %s",
                           p->zName, strerror(errno));
   }
-  if( r || pNote->state!=CVEC_INTENT_OPEN || pNote->oldCount!=p->count
-   || pNote->ino!=p->ino
-   || (pNote->newCount!=0 && pNote->newCount<=p->count) ){
-    return CVEC_OK;
+  if( r==0 && cvec_intent_explains(pNote, p->fd, p->ino, st.st_size, p->count,
+                                   p->recsize) ){
+    *pKind = CVEC_TAIL_INTENT;
   }
-  uint32_t crc;
-  if( *pBytes >= p->recsize ){
-    if( file_record_crc(p, p->count, &crc) || crc!=pNote->crcFirst ) return CVEC_OK;
-  }
-  if( pNote->newCount && st.st_size >= cvec_rec_offset(p, pNote->newCount) ){
-    if( file_record_crc(p, pNote->newCount-1, &crc) || crc!=pNote->crcLast ){
-      return CVEC_OK;
-    }
-  }
-  *pKind = CVEC_TAIL_INTENT;
   return CVEC_OK;
 }
 
