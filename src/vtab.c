@@ -1380,19 +1380,19 @@ static int cursor_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int iCo
   cvec_seg *s = cursor_seg(c);
   if( c->i >= cvec_seg_nrec(s) ) return SQLITE_OK;   /* NULL; see cursor_eof */
   const unsigned char *r = cvec_seg_record(s, c->i);
-  if( iCol==0 ){
+  if( iCol==COL_ID ){
     sqlite3_result_int64(ctx, cvec_get_u32le(r));
-  }else if( iCol==COL_DISTANCE ){
-    if( c->bKnn ) sqlite3_result_double(ctx, c->hits.a[c->iHit].dist);
-  }else if( iCol==COL_K ){
-    if( c->bKnn ) sqlite3_result_int64(ctx, c->kUsed);
-  }else if( iCol==1 ){
+  }else if( iCol==COL_VECTOR ){
     /* Committed records never change and stay mapped while cursors are
     ** open (see cursor_close): no copy.  Pending ones sit in a buffer that
     ** the next INSERT may reuse: SQLite copies them. */
     sqlite3_result_blob64(ctx, r+4, cvec_seg_record_size(s)-4,
                           c->i < cvec_seg_count(s) ? SQLITE_STATIC
                                                    : SQLITE_TRANSIENT);
+  }else if( c->bKnn ){
+    /* distance and k: NULL outside a search */
+    if( iCol==COL_DISTANCE ) sqlite3_result_double(ctx, c->hits.a[c->iHit].dist);
+    else sqlite3_result_int64(ctx, c->kUsed);
   }
   return SQLITE_OK;
 }
